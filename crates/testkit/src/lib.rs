@@ -1,0 +1,62 @@
+//! What the workshop's tests need to observe a service from outside, for real.
+//!
+//! # Layout
+//!
+//! * `otlp`: [`OtlpReceiver`], an in-process OTLP/HTTP collector that decodes
+//!   the protobuf a service exports and lets a test wait, with a deadline, for
+//!   the spans it expects. It can also play a slow or failing collector.
+//! * `logs`: [`LogCapture`], an in-memory log sink whose lines parse as JSON.
+//! * `service`: [`TestService`], a service served on 127.0.0.1:0 by the same
+//!   `telemetry::serve_with_shutdown` its `main` uses, on its own runtime and
+//!   under its own subscriber, so several services share one test process
+//!   without sharing any telemetry.
+//! * `prometheus`: [`PrometheusServer`], Debian's real Prometheus scraping the
+//!   services, queried through its HTTP API.
+
+mod background;
+mod logs;
+mod otlp;
+mod prometheus;
+mod service;
+
+pub use logs::LogCapture;
+pub use otlp::{
+    AttributeValue, CollectorBehaviour, Kind, OtlpReceiver, ReceivedSpan, Status, WaitError,
+};
+pub use prometheus::{PrometheusServer, ScrapeTarget, has_number, value_of};
+pub use service::{TestService, telemetry_config};
+
+/// A loopback port that was free a moment ago, for programs that cannot be
+/// told to pick their own (Prometheus, PostgreSQL).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// A line of Prometheus text exposition, parsed enough for exact assertions.
+/// Returns the value of the sample `name{labels}` where every `(label, value)`
+/// pair in `labels` matches, summed over the series that match.
+pub fn metric_value(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, label_text) = match series.split_once('{') {
+                Some((metric, rest)) => (metric, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            if metric != name {
+                return None;
+            }
+            let matches = labels.iter().all(|(label, expected)| {
+                label_text
+                    .split(',')
+                    .any(|pair| pair == format!("{label}=\"{expected}\""))
+            });
+            matches.then(|| value.parse::<f64>().ok()).flatten()
+        })
+        .sum()
+}
