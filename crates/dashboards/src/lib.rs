@@ -1,0 +1,307 @@
+//! The Grafana dashboards in `grafana-dashboards/`, read as data.
+//!
+//! Checks of the stack (every datasource provisioned, every PromQL parses),
+//! real-Prometheus tests (every panel returns data) and `make verify` all need
+//! the same thing: each panel's queries, with their datasource and language,
+//! and Grafana's variables expanded the way Grafana would.
+//!
+//! ```
+//! let json = r#"{"title":"T","uid":"t","panels":[{"type":"timeseries","title":"Rate",
+//!   "datasource":{"type":"prometheus","uid":"prometheus"},
+//!   "targets":[{"refId":"A","expr":"rate(http_requests_total{stage=\"$stage\"}[$__rate_interval])"}]}]}"#;
+//! let dashboard = dashboards::Dashboard::from_json("t.json", json).unwrap();
+//! let query = &dashboard.queries()[0];
+//! assert_eq!(query.language, dashboards::Language::PromQL);
+//! assert_eq!(
+//!     query.expanded("1"),
+//!     r#"rate(http_requests_total{stage="1"}[1m])"#
+//! );
+//! assert_eq!(dashboards::promql_metric_names(&query.expanded("1")).unwrap(), ["http_requests_total"]);
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use promql_parser::parser::{Expr, parse};
+use promql_parser::util::{ExprVisitor, walk_expr};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A dashboard file.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub path: PathBuf,
+    pub title: String,
+    pub uid: String,
+    /// Every panel, rows flattened, in file order.
+    pub panels: Vec<Panel>,
+    /// Names of the dashboard's template variables (`stage`, ...).
+    pub variables: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatasourceRef {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub uid: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub title: String,
+    /// Grafana's panel type: `timeseries`, `stat`, `logs`, `text`, ...
+    pub kind: String,
+    pub datasource: Option<DatasourceRef>,
+    pub targets: Vec<Target>,
+    /// The text of a `text` panel (how-to panels).
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub ref_id: String,
+    /// The target's own datasource, or else its panel's.
+    pub datasource: Option<DatasourceRef>,
+    /// PromQL or LogQL (`expr`), TraceQL (`query`), or SQL (`rawSql`).
+    pub text: String,
+}
+
+/// Which language a query is written in, from its datasource's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    PromQL,
+    LogQL,
+    TraceQL,
+    Sql,
+    Other,
+}
+
+/// One query of one panel.
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    pub panel: &'a Panel,
+    pub target: &'a Target,
+    pub language: Language,
+    /// The datasource uid the query uses.
+    pub datasource_uid: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a dashboard: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+impl Dashboard {
+    pub fn load(path: &Path) -> Result<Self, DashboardError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DashboardError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_json(path, &text)
+    }
+
+    /// Every `*.json` in `directory`, sorted by file name.
+    pub fn load_all(directory: &Path) -> Result<Vec<Self>, DashboardError> {
+        let read_error = |source| DashboardError::Read {
+            path: directory.to_owned(),
+            source,
+        };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(directory)
+            .map_err(read_error)?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .collect();
+        paths.sort();
+        paths.iter().map(|path| Self::load(path)).collect()
+    }
+
+    pub fn from_json(path: impl Into<PathBuf>, text: &str) -> Result<Self, DashboardError> {
+        let path = path.into();
+        let invalid = |reason: String| DashboardError::Invalid {
+            path: path.clone(),
+            reason,
+        };
+        let root: Value = serde_json::from_str(text).map_err(|error| invalid(error.to_string()))?;
+        let title = root["title"]
+            .as_str()
+            .ok_or_else(|| invalid("no title".into()))?
+            .to_owned();
+        let uid = root["uid"]
+            .as_str()
+            .ok_or_else(|| invalid("no uid".into()))?
+            .to_owned();
+        let mut panels = Vec::new();
+        collect_panels(&root["panels"], &mut panels).map_err(invalid)?;
+        let variables = root["templating"]["list"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|variable| variable["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            path,
+            title,
+            uid,
+            panels,
+            variables,
+        })
+    }
+
+    /// Every query of every panel.
+    pub fn queries(&self) -> Vec<Query<'_>> {
+        self.panels
+            .iter()
+            .flat_map(|panel| {
+                panel.targets.iter().map(move |target| {
+                    let datasource = target.datasource.as_ref().or(panel.datasource.as_ref());
+                    let kind = datasource.map(|d| d.kind.as_str()).unwrap_or("");
+                    Query {
+                        panel,
+                        target,
+                        language: language_of(kind),
+                        datasource_uid: datasource.map(|d| d.uid.clone()).unwrap_or_default(),
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// Every datasource uid a panel or query refers to.
+    pub fn datasource_uids(&self) -> BTreeSet<String> {
+        self.panels
+            .iter()
+            .flat_map(|panel| {
+                panel
+                    .datasource
+                    .iter()
+                    .chain(panel.targets.iter().filter_map(|t| t.datasource.as_ref()))
+            })
+            .map(|datasource| datasource.uid.clone())
+            .collect()
+    }
+}
+
+fn language_of(datasource_type: &str) -> Language {
+    match datasource_type {
+        "prometheus" => Language::PromQL,
+        "loki" => Language::LogQL,
+        "tempo" => Language::TraceQL,
+        "grafana-postgresql-datasource" | "postgres" => Language::Sql,
+        _ => Language::Other,
+    }
+}
+
+fn collect_panels(value: &Value, out: &mut Vec<Panel>) -> Result<(), String> {
+    let Some(panels) = value.as_array() else {
+        return Ok(());
+    };
+    for panel in panels {
+        let panel_datasource = datasource(&panel["datasource"]);
+        let mut targets = Vec::new();
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let text = ["expr", "query", "rawSql"]
+                .iter()
+                .find_map(|key| target[*key].as_str())
+                .unwrap_or("")
+                .to_owned();
+            targets.push(Target {
+                ref_id: target["refId"].as_str().unwrap_or("").to_owned(),
+                datasource: datasource(&target["datasource"]).or_else(|| panel_datasource.clone()),
+                text,
+            });
+        }
+        out.push(Panel {
+            title: panel["title"].as_str().unwrap_or("").to_owned(),
+            kind: panel["type"].as_str().unwrap_or("").to_owned(),
+            datasource: panel_datasource,
+            targets,
+            content: panel["options"]["content"].as_str().map(str::to_owned),
+        });
+        // Collapsed rows keep their panels inside.
+        collect_panels(&panel["panels"], out)?;
+    }
+    Ok(())
+}
+
+fn datasource(value: &Value) -> Option<DatasourceRef> {
+    serde_json::from_value(value.clone())
+        .ok()
+        .filter(|d: &DatasourceRef| !d.uid.is_empty())
+}
+
+impl Query<'_> {
+    /// The query as Grafana would send it for `stage`: `$stage`/`${stage}`
+    /// become the stage number, `$__rate_interval`/`$__interval`/`$__range`
+    /// become fixed windows that suit a 15 s scrape interval.
+    pub fn expanded(&self, stage: &str) -> String {
+        expand(&self.target.text, stage)
+    }
+}
+
+/// Expands Grafana's variables in `text`; see [`Query::expanded`].
+pub fn expand(text: &str, stage: &str) -> String {
+    text.replace("${stage}", stage)
+        .replace("$stage", stage)
+        .replace("$__rate_interval", "1m")
+        .replace("${__rate_interval}", "1m")
+        .replace("$__interval", "15s")
+        .replace("$__range", "5m")
+}
+
+/// The metric names a PromQL expression selects, sorted, or the parse error.
+pub fn promql_metric_names(expression: &str) -> Result<Vec<String>, String> {
+    Ok(promql_selectors(expression)?
+        .into_iter()
+        .filter_map(|selector| selector.name)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect())
+}
+
+/// A vector selector of a PromQL expression: its metric name and its label
+/// matchers as `(label, op, value)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selector {
+    pub name: Option<String>,
+    pub matchers: Vec<(String, String, String)>,
+}
+
+/// Every vector selector in `expression` (parsing it with promql-parser).
+pub fn promql_selectors(expression: &str) -> Result<Vec<Selector>, String> {
+    struct Collect(Vec<Selector>);
+    impl ExprVisitor for Collect {
+        type Error = ();
+        fn pre_visit(&mut self, expr: &Expr) -> Result<bool, ()> {
+            let selector = match expr {
+                Expr::VectorSelector(selector) => Some(selector),
+                Expr::MatrixSelector(matrix) => Some(&matrix.vs),
+                _ => None,
+            };
+            if let Some(selector) = selector {
+                self.0.push(Selector {
+                    name: selector.name.clone(),
+                    matchers: selector
+                        .matchers
+                        .matchers
+                        .iter()
+                        .map(|m| (m.name.clone(), m.op.to_string(), m.value.clone()))
+                        .collect(),
+                });
+            }
+            Ok(true)
+        }
+    }
+    let expr = parse(expression)?;
+    let mut collect = Collect(Vec::new());
+    let _ = walk_expr(&mut collect, &expr);
+    Ok(collect.0)
+}
