@@ -1,22 +1,43 @@
 # The workshop's commands. `make help` lists them.
+#
+# Stage commands take the form `make stageN <action>`, e.g. `make stage1 up`:
+# the stage goal runs the action's recipe with STAGE=N, and the action goal on
+# its own does nothing.
 SHELL := /bin/bash
 CARGO ?= cargo
+STAGE ?= 6
 
-.PHONY: help test lint build run
+STAGE_GOALS := stage1 stage2 stage3 stage4 stage5 stage6
+STAGE_ACTIONS := up down logs traffic outage
+ACTION := $(firstword $(filter $(STAGE_ACTIONS),$(MAKECMDGOALS)))
+
+.PHONY: help test lint build run $(STAGE_GOALS) $(STAGE_ACTIONS)
 
 help: ## list the commands
-	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@echo "  make stageN ACTION   ACTION: $(STAGE_ACTIONS)"
 
-build: ## build every service and tool
+build: ## build every service and tool (one debug build serves tests and demo)
 	$(CARGO) build --workspace --all-targets
 
 lint: ## formatting and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: lint ## everything CI runs: lint, every test (in parallel), doc tests
+test: lint build ## everything CI runs: lint, every test (in parallel), doc tests
 	$(CARGO) nextest run --workspace --no-fail-fast
 	$(CARGO) test --workspace --doc
 
 run: ## stage 1's dice-roller natively on :8100, JSON logs on stdout
 	$(CARGO) run -p stage1-dice-roller
+
+$(STAGE_GOALS):
+	@if [ -z "$(ACTION)" ]; then echo "usage: make $@ <$(STAGE_ACTIONS)>" >&2; exit 2; fi
+	@$(MAKE) --no-print-directory stage-$(ACTION) STAGE=$(@:stage%=%)
+
+$(STAGE_ACTIONS):
+	@:
+
+# --- stage actions (STAGE=N) -------------------------------------------------
+
+.PHONY: stage-up stage-down stage-logs stage-traffic stage-outage
