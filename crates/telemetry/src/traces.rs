@@ -17,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::Context;
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -100,6 +101,23 @@ impl ExportLog {
             None => log(),
         }
     }
+}
+
+/// The id of the trace the current span belongs to, as 32 lower-case hex
+/// digits, or `None` outside any span. Handy to show a user which trace to
+/// look up (the frontend prints it under each roll).
+///
+/// ```
+/// assert_eq!(telemetry::current_trace_id(), None);
+/// ```
+pub fn current_trace_id() -> Option<String> {
+    opentelemetry::Context::map_current(|cx| {
+        let span = cx.span();
+        let context = span.span_context();
+        context
+            .is_valid()
+            .then(|| format!("{:032x}", context.trace_id()))
+    })
 }
 
 /// Shared between the processor (which admits spans) and the exporter (which

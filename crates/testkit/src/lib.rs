@@ -10,15 +10,19 @@
 //!   `telemetry::serve_with_shutdown` its `main` uses, on its own runtime and
 //!   under its own subscriber, so several services share one test process
 //!   without sharing any telemetry.
+//! * `browser`: [`Browser`], headless Chromium over WebDriver, for clicking
+//!   through a page and saving screenshots to `artefacts/`.
 //! * `prometheus`: [`PrometheusServer`], Debian's real Prometheus scraping the
 //!   services, queried through its HTTP API.
 
 mod background;
+mod browser;
 mod logs;
 mod otlp;
 mod prometheus;
 mod service;
 
+pub use browser::{Browser, artefacts_dir};
 pub use logs::LogCapture;
 pub use otlp::{
     AttributeValue, CollectorBehaviour, Kind, OtlpReceiver, ReceivedSpan, Status, WaitError,

@@ -1,0 +1,85 @@
+//! The seed's PromQL against a real Prometheus scraping the dice-roller.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use testkit::{PrometheusServer, ScrapeTarget, value_of};
+
+use crate::helpers::{config, spawn_app};
+
+#[tokio::test]
+async fn the_seeds_queries_return_data() {
+    // Fair always succeeds and risky always fails, so every query has data.
+    let app = spawn_app(config(1.0));
+    let prometheus =
+        PrometheusServer::start(&[
+            ScrapeTarget::new("dice-roller", app.service.address()).label("stage", "2")
+        ])
+        .await;
+
+    // Steady traffic while Prometheus scrapes, so rates are not zero. It
+    // stops when the test is done or after 20,000 requests, whichever first.
+    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = tokio::spawn({
+        let (stop, http, url) = (stop.clone(), app.http.clone(), app.service.base_url());
+        async move {
+            for i in 0..20_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let die = if i % 3 == 0 { "risky" } else { "fair" };
+                let _ = http.get(format!("{url}/roll?die={die}")).send().await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    });
+
+    let timeout = Duration::from_secs(60);
+    let rate = prometheus
+        .wait_for_data(
+            r#"rate(http_requests_total{job="dice-roller"}[1m])"#,
+            timeout,
+        )
+        .await
+        .unwrap();
+    assert!(
+        rate.iter().all(|series| series["metric"]["stage"] == "2"),
+        "{rate:?}"
+    );
+
+    let success = prometheus
+        .wait_for_data(
+            r#"sum(rate(http_requests_total{job="dice-roller",status!~"5.."}[1m])) / sum(rate(http_requests_total{job="dice-roller"}[1m])) * 100"#,
+            timeout,
+        )
+        .await
+        .unwrap();
+    let percent = value_of(&success[0]);
+    assert!(
+        (40.0..=90.0).contains(&percent),
+        "two in three requests succeed: {percent}"
+    );
+
+    let p95 = prometheus
+        .wait_for_data(
+            r#"histogram_quantile(0.95, rate(http_request_duration_seconds_bucket{job="dice-roller"}[5m]))"#,
+            timeout,
+        )
+        .await
+        .unwrap();
+    assert!(p95.iter().all(|series| value_of(series) >= 0.0), "{p95:?}");
+
+    let errors = prometheus
+        .wait_for_data(
+            r#"sum by (die_type) (rate(dice_rolls_total{result="error"}[1m]))"#,
+            timeout,
+        )
+        .await
+        .unwrap();
+    assert_eq!(errors.len(), 1, "only the risky die fails: {errors:?}");
+    assert_eq!(errors[0]["metric"]["die_type"], "risky");
+
+    stop.store(true, Ordering::Relaxed);
+    traffic.await.unwrap();
+}
