@@ -35,8 +35,8 @@ pub struct TestService {
 impl TestService {
     /// Builds the service's telemetry from `config` (logs captured in memory),
     /// lets `make_app` build its router on the service's runtime, and serves
-    /// it. Returns once the port is bound; requests queue until the router is
-    /// ready. Panics if `make_app` fails.
+    /// it. Returns once the router is built and the port bound, so whatever a
+    /// test does next happens after startup. Panics if `make_app` fails.
     pub fn spawn<F>(config: TelemetryConfig, make_app: F) -> Self
     where
         F: AsyncFnOnce(&Telemetry) -> anyhow::Result<Router> + Send + 'static,
@@ -47,6 +47,7 @@ impl TestService {
         let logs = LogCapture::default();
         let telemetry = telemetry::build(&config, logs.clone()).expect("build telemetry");
         let (stop, stopped) = oneshot::channel::<()>();
+        let (built_tx, built) = std::sync::mpsc::channel::<Result<(), String>>();
 
         let thread = std::thread::Builder::new()
             .name(config.service_name.clone())
@@ -66,8 +67,12 @@ impl TestService {
                 runtime.block_on(async move {
                     let router = match make_app(&telemetry).await {
                         Ok(router) => router,
-                        Err(error) => panic!("building the service failed: {error:#}"),
+                        Err(error) => {
+                            let _ = built_tx.send(Err(format!("{error:#}")));
+                            return;
+                        }
                     };
+                    let _ = built_tx.send(Ok(()));
                     let listener =
                         tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                     telemetry::serve_with_shutdown(listener, router, telemetry, async move {
@@ -78,6 +83,11 @@ impl TestService {
                 });
             })
             .expect("spawn service thread");
+        match built.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => panic!("building the service failed: {error}"),
+            Err(_) => panic!("the service thread died while building the service"),
+        }
         Self {
             address,
             logs,

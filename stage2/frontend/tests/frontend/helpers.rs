@@ -6,10 +6,12 @@ use testkit::{OtlpReceiver, TestService};
 pub const SPAN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The frontend and a dice-roller whose risky die fails at `risky_error_rate`.
+/// Fields drop in order: the services flush their spans at shutdown, so the
+/// receiver goes last.
 pub struct Stage2 {
-    pub receiver: OtlpReceiver,
-    pub dice_roller: TestService,
     pub frontend: TestService,
+    pub dice_roller: TestService,
+    pub receiver: OtlpReceiver,
     pub http: reqwest::Client,
 }
 
