@@ -12,6 +12,9 @@
 //!   without sharing any telemetry.
 //! * `browser`: [`Browser`], headless Chromium over WebDriver, for clicking
 //!   through a page and saving screenshots to `artefacts/`.
+//! * `postgres`: [`PostgresCluster`], a throwaway PostgreSQL cluster of the
+//!   test's own (Debian's binaries, a temporary directory, a free port) that
+//!   the test may stop and start.
 //! * `prometheus`: [`PrometheusServer`], Debian's real Prometheus scraping the
 //!   services, queried through its HTTP API.
 
@@ -19,6 +22,7 @@ mod background;
 mod browser;
 mod logs;
 mod otlp;
+mod postgres;
 mod prometheus;
 mod service;
 
@@ -27,6 +31,7 @@ pub use logs::LogCapture;
 pub use otlp::{
     AttributeValue, CollectorBehaviour, Kind, OtlpReceiver, ReceivedSpan, Status, WaitError,
 };
+pub use postgres::PostgresCluster;
 pub use prometheus::{PrometheusServer, ScrapeTarget, has_number, value_of};
 pub use service::{TestService, telemetry_config};
 

@@ -1,0 +1,222 @@
+//! A throwaway PostgreSQL cluster (Debian's `postgresql` binaries), so a test
+//! or a demo can stop and start its database without touching anyone else's.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use crate::free_port;
+
+/// A cluster in a temporary directory, listening on 127.0.0.1 on a port of
+/// its own, with trust authentication for the `postgres` user. Stopped and
+/// deleted when dropped.
+///
+/// `initdb` refuses to run as root, so as root every PostgreSQL command runs
+/// as the `postgres` user, on a directory that user owns (PITFALLS 12).
+pub struct PostgresCluster {
+    directory: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin`, where Debian keeps the
+/// server binaries (they are not on a fresh machine's PATH); `PG_BIN` overrides.
+fn postgres_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("PG_BIN") {
+        return PathBuf::from(bin);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            Some((version, entry.path().join("bin")))
+        })
+        .filter(|(_, bin)| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).unwrap_or_else(|| {
+        panic!("no PostgreSQL server under /usr/lib/postgresql: install Debian's `postgresql` (bash .ci/run does)")
+    })
+}
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+impl PostgresCluster {
+    /// Creates and starts a cluster with an empty database named `database`.
+    pub fn start(database: &str) -> Self {
+        let bin = postgres_bin();
+        let directory = tempfile::tempdir().expect("temporary directory");
+        if running_as_root() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(directory.path())
+                .status()
+                .expect("chown");
+            assert!(
+                status.success(),
+                "cannot give the cluster directory to postgres"
+            );
+        }
+        let cluster = Self {
+            directory,
+            bin,
+            port: free_port(),
+        };
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &cluster.data_dir(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "--no-instructions",
+            ],
+        );
+        cluster.start_again();
+        cluster.run(
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &cluster.port.to_string(),
+                "-U",
+                "postgres",
+                database,
+            ],
+        );
+        cluster
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/<database>`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Starts the server (again, after a stop), waiting until it accepts
+    /// connections.
+    pub fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.directory.path().display()
+        );
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data_dir(),
+                "-o",
+                &options,
+                "-l",
+                &self.log_path(),
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    /// A clean shutdown (`pg_ctl stop -m fast`): sessions are ended, the
+    /// server writes a checkpoint and stops; connections are refused after.
+    pub fn stop(&self) {
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"],
+        );
+    }
+
+    /// Runs `sql` with `psql` against `database` and returns its output.
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        let output = self.run(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ],
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// The server's log so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn data_dir(&self) -> String {
+        self.directory.path().join("data").display().to_string()
+    }
+
+    fn log_path(&self) -> String {
+        self.directory
+            .path()
+            .join("server.log")
+            .display()
+            .to_string()
+    }
+
+    /// Runs a PostgreSQL binary (as `postgres` when we are root) and panics
+    /// with its output if it fails.
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        let binary = self.bin.join(program);
+        let mut command = if running_as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&binary);
+            command
+        } else {
+            Command::new(&binary)
+        };
+        let output = command
+            .args(args)
+            .current_dir(self.directory.path())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()));
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed: {}{}\nserver log:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            self.log()
+        );
+        output
+    }
+}
+
+impl Drop for PostgresCluster {
+    fn drop(&mut self) {
+        // Immediate: nothing in a throwaway cluster is worth a checkpoint.
+        let data_dir = self.data_dir();
+        let binary = self.bin.join("pg_ctl");
+        let mut command = if running_as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&binary);
+            command
+        } else {
+            Command::new(&binary)
+        };
+        let _ = command
+            .args(["-D", &data_dir, "-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}

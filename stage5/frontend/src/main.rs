@@ -1,0 +1,30 @@
+//! Stage 5 frontend: start stage 5's die-service and dice-roller, then
+//! `cargo run -p stage5-frontend` and open http://localhost:8501.
+
+use anyhow::Context;
+use stage5_frontend::{AppState, Config, FrontendMetrics, app};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let telemetry = telemetry::init("frontend")?;
+    let metrics = FrontendMetrics::register(telemetry.registry())?;
+    // Stage 2: every call to the dice-roller goes through this client, which
+    // opens a CLIENT span per call and puts its context in the headers.
+    let dice_roller = telemetry.http_client("dice-roller", config.backend_timeout)?;
+    let die_service = telemetry.http_client("die-service", config.backend_timeout)?;
+    let state = AppState::new(&config, dice_roller, die_service, metrics);
+
+    let listener = TcpListener::bind(("0.0.0.0", config.port))
+        .await
+        .with_context(|| format!("cannot listen on port {}", config.port))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        dice_roller = %config.dice_roller_url,
+        die_service = %config.die_service_url,
+        "frontend listening"
+    );
+    telemetry::serve(listener, app(state), telemetry).await?;
+    Ok(())
+}
