@@ -152,7 +152,8 @@ pub async fn run(config: &TrafficConfig, client: &HttpClient, progress: &Progres
         &mut *shared.recorder.lock().unwrap_or_else(|e| e.into_inner()),
         Recorder::new(),
     );
-    let summary = recorder.finish(config.base_url.to_string(), config.users, elapsed);
+    let target = config.base_url.as_str().trim_end_matches('/').to_owned();
+    let summary = recorder.finish(target, config.users, elapsed);
     info!(
         requests = summary.requests,
         errors = summary.error_count(),
