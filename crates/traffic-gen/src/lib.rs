@@ -12,6 +12,13 @@
 //! trace, so the traffic generator is the first hop of every trace and the
 //! first edge of the service graph (`traffic-gen -> <entry service>`).
 //!
+//! Users are closed-loop, as the seed's generator was: a user waits for an
+//! answer before thinking and sending the next request, and latency runs
+//! from the send to the last byte of the answer. A server that stalls thus
+//! shows as a drop in requests per second rather than in the percentiles
+//! (coordinated omission, PITFALLS 14); the open-loop load test that holds
+//! a schedule comes with stage 5.
+//!
 //! The caller owns telemetry: spans go to whichever `tracing` subscriber is
 //! current when [`run`] is called (the binary installs one globally; `demo`
 //! runs it under a subscriber of its own), and user tasks inherit it.
