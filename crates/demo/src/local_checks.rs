@@ -176,12 +176,13 @@ pub fn spans_received(stage: &Stage, spans: &[SpanRecord]) -> Check {
         .iter()
         .map(|source| format!("{source} {}", per_service.get(source).copied().unwrap_or(0)))
         .collect();
-    let mut problems = Vec::new();
-    for source in stage.span_sources() {
-        if !per_service.contains_key(source) {
-            problems.push(format!("{source} exported no span"));
-        }
-    }
+    let counts = format!("spans per service: {}", counts.join(", "));
+    let mut problems: Vec<String> = stage
+        .span_sources()
+        .into_iter()
+        .filter(|source| !per_service.contains_key(source))
+        .map(|source| format!("{source} exported no span"))
+        .collect();
     for service in stage.services {
         let names: HashSet<&str> = spans
             .iter()
@@ -203,13 +204,9 @@ pub fn spans_received(stage: &Stage, spans: &[SpanRecord]) -> Check {
         }
     }
     if !problems.is_empty() {
-        problems.insert(0, format!("spans per service: {}", counts.join(", ")));
+        problems.insert(0, counts.clone());
     }
-    Check::from_problems(
-        SPANS,
-        vec![format!("spans per service: {}", counts.join(", "))],
-        problems,
-    )
+    Check::from_problems(SPANS, vec![counts], problems)
 }
 
 /// Every expected edge carries requests, and every answered request's trace
