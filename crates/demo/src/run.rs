@@ -1,0 +1,454 @@
+//! `make demo`: a stage run natively and checked signal by signal.
+
+use std::fmt;
+use std::future::Future;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use indicatif::ProgressBar;
+use stages::{Stage, TRAFFIC_GEN};
+use testkit::OtlpReceiver;
+use tracing::instrument::WithSubscriber;
+use traffic_gen::{Budget, Summary, TrafficConfig, Workload};
+
+use crate::DemoError;
+use crate::checklist::Checklist;
+use crate::correlation::{LogLine, TrafficWindow};
+use crate::local_checks::{self, ServiceStart};
+use crate::processes::ServiceProcess;
+use crate::trace::{SpanRecord, representative};
+use crate::waterfall;
+
+/// How long a service may take to answer after it was started.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a service gets to drain and flush after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long, after everything stopped, the spans of the traffic may still be
+/// arriving. Services flush at exit, so this is rarely waited for.
+const SPAN_SETTLE: Duration = Duration::from_secs(5);
+/// Services export every 200 ms, so spans arrive while the traffic runs.
+const SCHEDULE_DELAY_MS: &str = "200";
+
+/// Which ports the services listen on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ports {
+    /// The stage's own ports (8N00...), or a free one when that is taken.
+    Stage,
+    /// Free ports only (tests, or a stage already running next to the demo).
+    Free,
+}
+
+/// An extra variable for one service, `service:KEY=VALUE`; how an attendee
+/// (or a test) breaks a signal on purpose to see the checklist catch it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvOverride {
+    pub service: String,
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid override {0:?}: expected service:KEY=VALUE, e.g. dice-roller:RUST_LOG=warn")]
+pub struct EnvOverrideError(String);
+
+impl FromStr for EnvOverride {
+    type Err = EnvOverrideError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || EnvOverrideError(text.to_owned());
+        let (service, assignment) = text.split_once(':').ok_or_else(invalid)?;
+        let (key, value) = assignment.split_once('=').ok_or_else(invalid)?;
+        if service.is_empty() || key.is_empty() {
+            return Err(invalid());
+        }
+        Ok(Self {
+            service: service.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// Everything a demo run needs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub stage: &'static Stage,
+    /// Where the services' binaries are (`target/debug`).
+    pub binary_dir: PathBuf,
+    pub ports: Ports,
+    /// How long the traffic runs.
+    pub traffic: Duration,
+    pub users: usize,
+    pub think_time: (Duration, Duration),
+    pub overrides: Vec<EnvOverride>,
+    /// Tell the user what is happening on stderr, with a progress bar.
+    pub narrate: bool,
+}
+
+impl DemoOptions {
+    /// The defaults of `make demo` for `stage`: its own ports, 12 s of
+    /// traffic from 5 users, binaries next to the running executable.
+    pub fn new(stage: &'static Stage) -> Self {
+        Self {
+            stage,
+            binary_dir: default_binary_dir(),
+            ports: Ports::Stage,
+            traffic: Duration::from_secs(12),
+            users: 5,
+            think_time: (Duration::from_millis(100), Duration::from_millis(500)),
+            overrides: Vec::new(),
+            narrate: false,
+        }
+    }
+}
+
+/// Where cargo put the running executable's sibling binaries: its own
+/// directory, or the parent of `deps/` for a test binary. This follows
+/// `CARGO_TARGET_DIR` without reading it.
+pub fn default_binary_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.file_name().is_some_and(|name| name == "deps") {
+        dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+    } else {
+        dir
+    }
+}
+
+/// What a run found.
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    pub checklist: Checklist,
+    pub traffic: Option<Summary>,
+    pub waterfall: Option<String>,
+}
+
+impl DemoReport {
+    pub fn passed(&self) -> bool {
+        self.checklist.passed()
+    }
+}
+
+impl fmt::Display for DemoReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(summary) = &self.traffic {
+            writeln!(f, "== traffic ==\n{summary}")?;
+        }
+        if let Some(waterfall) = &self.waterfall {
+            writeln!(f, "== a representative trace ==\n{waterfall}")?;
+        }
+        write!(f, "== checklist ==\n{}", self.checklist)
+    }
+}
+
+/// Runs the demo: starts the stage's services, sends traffic, checks every
+/// signal, and stops every service again, also when `interrupted` completes
+/// first (Ctrl-C), and, by `kill_on_drop`, when this future is dropped.
+pub async fn run(
+    options: &DemoOptions,
+    interrupted: impl Future<Output = ()>,
+) -> Result<DemoReport, DemoError> {
+    let binaries = locate_binaries(options)?;
+    let receiver = OtlpReceiver::start();
+    let mut running = Vec::new();
+    let result = tokio::select! {
+        result = run_stage(options, &binaries, &receiver, &mut running) => result,
+        () = interrupted => Err(DemoError::Interrupted),
+    };
+    stop_all(&mut running, options).await;
+    result
+}
+
+/// Each service's binary, or the build command that makes it.
+fn locate_binaries(options: &DemoOptions) -> Result<Vec<PathBuf>, DemoError> {
+    options
+        .stage
+        .services
+        .iter()
+        .map(|service| {
+            let path = options.binary_dir.join(service.binary);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(DemoError::NotBuilt {
+                    binary: service.binary,
+                    package: service.package,
+                    directory: options.binary_dir.clone(),
+                })
+            }
+        })
+        .collect()
+}
+
+async fn run_stage(
+    options: &DemoOptions,
+    binaries: &[PathBuf],
+    receiver: &OtlpReceiver,
+    running: &mut Vec<ServiceProcess>,
+) -> Result<DemoReport, DemoError> {
+    let stage = options.stage;
+    let say = |message: String| narrate(options, &message);
+    let http = reqwest::Client::new();
+    let mut checklist = Checklist::new(format!(
+        "stage {} ({}), run natively",
+        stage.number, stage.title
+    ));
+
+    let starts = start_services(options, binaries, receiver, &http, running).await?;
+    let started = local_checks::services_answer(&starts);
+    let all_up = started.passed;
+    checklist.push(started);
+    if !all_up {
+        return Ok(DemoReport {
+            checklist,
+            traffic: None,
+            waterfall: None,
+        });
+    }
+
+    say(format!(
+        "sending traffic to {} for {} s ...",
+        stage.entry,
+        options.traffic.as_secs()
+    ));
+    let entry_port = running
+        .iter()
+        .find(|service| service.name == stage.entry)
+        .map_or(stage.entry_service().port, |service| service.port);
+    let (summary, window) = send_traffic(options, receiver, entry_port).await?;
+    let scrapes = scrape_metrics(running, &http).await;
+
+    say("stopping the services (SIGTERM: drain, then flush spans) ...".into());
+    stop_all(running, options).await;
+    let logs: Vec<(&str, Vec<LogLine>)> = running
+        .iter()
+        .map(|service| (service.name, service.log_lines()))
+        .collect();
+    let spans = settled_spans(receiver, &summary, stage.entry).await;
+
+    checklist.push(local_checks::metrics_exposed(stage, &scrapes));
+    checklist.push(local_checks::logs_correlated(stage, &logs, &spans, window));
+    checklist.push(local_checks::spans_received(stage, &spans));
+    checklist.push(local_checks::traces_cross_services(stage, &spans, &summary));
+    checklist.push(local_checks::traffic_ran(&summary));
+    let waterfall = representative(&spans).map(|trace| waterfall::render(&trace));
+    Ok(DemoReport {
+        checklist,
+        traffic: Some(summary),
+        waterfall,
+    })
+}
+
+/// Starts the services in the stage's order, each once its peers answer.
+async fn start_services(
+    options: &DemoOptions,
+    binaries: &[PathBuf],
+    receiver: &OtlpReceiver,
+    http: &reqwest::Client,
+    running: &mut Vec<ServiceProcess>,
+) -> Result<Vec<ServiceStart>, DemoError> {
+    let mut starts = Vec::new();
+    for (service, binary) in options.stage.services.iter().zip(binaries) {
+        let port = choose_port(options, service.port)?;
+        let env = service_env(options, service, port, receiver, running);
+        narrate(
+            options,
+            &format!("starting {} on :{port} ...", service.name),
+        );
+        let mut process = ServiceProcess::spawn(service.name, binary, port, &env)?;
+        let answered = process.wait_until_answering(http, START_TIMEOUT).await;
+        let failed = answered.is_err();
+        starts.push(ServiceStart {
+            name: service.name,
+            port,
+            pid: process.pid(),
+            answered,
+            stderr_tail: process.stderr_tail(),
+        });
+        running.push(process);
+        if failed {
+            break;
+        }
+    }
+    Ok(starts)
+}
+
+/// The variables a service runs with: its port and name, telemetry pointed
+/// at the embedded receiver, its peers' URLs, then the overrides.
+fn service_env(
+    options: &DemoOptions,
+    service: &stages::Service,
+    port: u16,
+    receiver: &OtlpReceiver,
+    running: &[ServiceProcess],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("PORT", port.to_string()),
+        ("OTEL_SERVICE_NAME", service.name.to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_BSP_SCHEDULE_DELAY", SCHEDULE_DELAY_MS.to_owned()),
+        // Whatever the caller's shell says, the demo checks every span.
+        ("OTEL_TRACES_SAMPLER", "parentbased_always_on".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect();
+    for peer in service.peers {
+        if let Some(peer_process) = running.iter().find(|p| p.name == peer.service) {
+            env.push((peer.variable.to_owned(), peer_process.base_url()));
+        }
+    }
+    for change in options
+        .overrides
+        .iter()
+        .filter(|o| o.service == service.name)
+    {
+        env.push((change.key.clone(), change.value.clone()));
+    }
+    env
+}
+
+fn choose_port(options: &DemoOptions, stage_port: u16) -> Result<u16, DemoError> {
+    if options.ports == Ports::Stage && port_is_free(stage_port) {
+        return Ok(stage_port);
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(DemoError::NoPort)?;
+    let port = listener.local_addr().map_err(DemoError::NoPort)?.port();
+    if options.ports == Ports::Stage {
+        narrate(
+            options,
+            &format!("port {stage_port} is taken; using {port}"),
+        );
+    }
+    Ok(port)
+}
+
+/// Whether a service could listen on `port` (services bind 0.0.0.0).
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
+}
+
+/// Runs the stage's traffic in this process, as the service `traffic-gen`
+/// exporting to the receiver, and flushes its spans.
+async fn send_traffic(
+    options: &DemoOptions,
+    receiver: &OtlpReceiver,
+    entry_port: u16,
+) -> Result<(Summary, TrafficWindow), DemoError> {
+    let telemetry_config = testkit::telemetry_config(TRAFFIC_GEN, receiver);
+    let telemetry = telemetry::build(&telemetry_config, std::io::sink)?;
+    let stage = options.stage;
+    let base_url = format!("http://127.0.0.1:{entry_port}")
+        .parse()
+        .map_err(|_| DemoError::Url(entry_port))?;
+    let mut config = TrafficConfig::new(
+        base_url,
+        Workload::for_scenario(stage.scenario),
+        Budget::duration(options.traffic),
+    );
+    config.users = options.users;
+    config.think_time = options.think_time;
+    let client = telemetry.http_client(stage.entry, config.request_timeout)?;
+    let progress = if options.narrate {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let start = SystemTime::now();
+    let summary = traffic_gen::run(&config, &client, &progress)
+        .with_subscriber(telemetry.dispatch().clone())
+        .await;
+    let end = SystemTime::now();
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    Ok((summary, TrafficWindow { start, end }))
+}
+
+async fn scrape_metrics(
+    running: &[ServiceProcess],
+    http: &reqwest::Client,
+) -> Vec<(&'static str, Result<String, String>)> {
+    let mut scrapes = Vec::new();
+    for service in running {
+        let url = format!("{}/metrics", service.base_url());
+        let body = async {
+            http.get(&url)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await
+        };
+        scrapes.push((service.name, body.await.map_err(|error| error.to_string())));
+    }
+    scrapes
+}
+
+async fn stop_all(running: &mut [ServiceProcess], options: &DemoOptions) {
+    for service in running.iter_mut().rev() {
+        if let Some(status) = service.stop(STOP_GRACE).await
+            && !status.success()
+        {
+            narrate(options, &format!("{} exited with {status}", service.name));
+        }
+    }
+}
+
+/// The spans received, once every answered request's trace has reached the
+/// entry service (or [`SPAN_SETTLE`] has passed: the checks then say what is
+/// missing).
+async fn settled_spans(receiver: &OtlpReceiver, summary: &Summary, entry: &str) -> Vec<SpanRecord> {
+    let expected = (summary.requests - summary.unanswered()) as usize;
+    let reached_entry = |spans: &[testkit::ReceivedSpan]| {
+        let traffic: std::collections::HashSet<&str> =
+            summary.trace_ids.iter().map(String::as_str).collect();
+        spans
+            .iter()
+            .filter(|span| span.service_name == entry && span.kind == testkit::Kind::Server)
+            .filter(|span| traffic.contains(span.trace_id.as_str()))
+            .count()
+            >= expected
+    };
+    let spans = match receiver.wait_for(SPAN_SETTLE, reached_entry).await {
+        Ok(spans) => spans,
+        Err(error) => error.received,
+    };
+    spans.iter().map(SpanRecord::from).collect()
+}
+
+fn narrate(options: &DemoOptions, message: &str) {
+    if options.narrate {
+        let _ = writeln!(std::io::stderr(), "{message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_override_names_service_variable_and_value() {
+        let parsed: EnvOverride = "dice-roller:RUST_LOG=warn,x=y".parse().unwrap();
+        assert_eq!(parsed.service, "dice-roller");
+        assert_eq!(parsed.key, "RUST_LOG");
+        assert_eq!(parsed.value, "warn,x=y");
+        for bad in ["RUST_LOG=warn", "dice-roller:", ":A=b", "dice-roller:=b"] {
+            assert!(bad.parse::<EnvOverride>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_missing_binary_names_the_package_to_build() {
+        let mut options = DemoOptions::new(stages::stage(1).unwrap());
+        options.binary_dir = PathBuf::from("/nonexistent");
+        let error = locate_binaries(&options).unwrap_err().to_string();
+        assert!(
+            error.contains("cargo build -p stage1-dice-roller"),
+            "{error}"
+        );
+    }
+}

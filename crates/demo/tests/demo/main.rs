@@ -1,0 +1,6 @@
+//! `make demo` for real (services as processes, traffic, checklist), and the
+//! decision logic of `make verify` against recorded stack responses. One test
+//! binary, as in zero2prod: modules share helpers and compile once.
+
+mod native;
+mod verify_fixtures;

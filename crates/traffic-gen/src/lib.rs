@@ -1,0 +1,76 @@
+//! Simulated users for the workshop's services: traffic that leaves traces.
+//!
+//! A run starts `users` simulated users at once. Each user plays sessions of
+//! 1..=`max_requests_per_session` requests with a think time between them
+//! (the seed's NUM_USERS / MAX_ROLLS_PER_USER), then gives its place to a new
+//! user, until the [`Budget`] is spent: a duration, a request count, or both,
+//! whichever comes first. It always stops by itself.
+//!
+//! Every request is a trace of its own: a root `simulated_request` span and,
+//! below it, the CLIENT span of [`telemetry::HttpClient`], which injects W3C
+//! `traceparent` into the request. The service's SERVER span continues that
+//! trace, so the traffic generator is the first hop of every trace and the
+//! first edge of the service graph (`traffic-gen -> <entry service>`).
+//!
+//! Users are closed-loop, as the seed's generator was: a user waits for an
+//! answer before thinking and sending the next request, and latency runs
+//! from the send to the last byte of the answer. A server that stalls thus
+//! shows as a drop in requests per second rather than in the percentiles
+//! (coordinated omission, PITFALLS 14); the open-loop load test that holds
+//! a schedule comes with stage 5.
+//!
+//! The caller owns telemetry: spans go to whichever `tracing` subscriber is
+//! current when [`run`] is called (the binary installs one globally; `demo`
+//! runs it under a subscriber of its own), and user tasks inherit it.
+//!
+//! # Layout
+//!
+//! * `workload`: [`Workload`], what one simulated request is, per stage
+//!   scenario, and [`DieMix`], the weighted choice of die.
+//! * `users`: the user loop and the shared [`Budget`].
+//! * `summary`: [`Summary`], requests, errors by status, latency percentiles
+//!   and the trace ids worth pasting into Grafana.
+
+mod summary;
+mod users;
+mod workload;
+
+use std::time::Duration;
+
+pub use summary::{Outcome, RequestStatus, Summary, TraceRef};
+pub use users::{Budget, run};
+pub use workload::{DieMix, DieMixError, Workload};
+
+/// How much traffic to send, where, and at what pace.
+#[derive(Debug, Clone)]
+pub struct TrafficConfig {
+    /// The entry service, e.g. `http://127.0.0.1:8100`.
+    pub base_url: reqwest::Url,
+    pub workload: Workload,
+    /// Users active at once.
+    pub users: usize,
+    /// Each user session sends 1..=this many requests, then a new user
+    /// takes its place.
+    pub max_requests_per_session: u32,
+    /// A user waits a random time in this range between two requests.
+    pub think_time: (Duration, Duration),
+    pub budget: Budget,
+    /// A request without an answer after this long counts as a timeout.
+    pub request_timeout: Duration,
+}
+
+impl TrafficConfig {
+    /// Five users, sessions of up to ten requests, 0.2-1 s of thinking, for
+    /// `budget`; the pace of someone clicking Roll in a browser.
+    pub fn new(base_url: reqwest::Url, workload: Workload, budget: Budget) -> Self {
+        Self {
+            base_url,
+            workload,
+            users: 5,
+            max_requests_per_session: 10,
+            think_time: (Duration::from_millis(200), Duration::from_secs(1)),
+            budget,
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
