@@ -368,7 +368,8 @@ impl Parser {
 
     fn expression(&mut self) -> Result<Expr, ParseError> {
         let primary = self.primary()?;
-        // Operators (`a + b`, `!x`) are beyond this reader: keep the text.
+        // Binary operators (`a + b`, `a == b`) are kept as text: the checks
+        // only need the references inside lists, objects and calls.
         let mut rest = String::new();
         while let Some(Token::Punct(c)) = self.peek() {
             if matches!(c, ',' | ']' | '}' | ')') {
@@ -376,6 +377,10 @@ impl Parser {
             }
             rest.push(*c);
             self.position += 1;
+            if let Some(Token::Punct(second @ ('=' | '&' | '|'))) = self.peek() {
+                rest.push(*second);
+                self.position += 1;
+            }
             let operand = self.primary()?;
             rest.push_str(&format!(" {operand:?}"));
         }
@@ -826,6 +831,11 @@ loki.write "w" {
             Some(&Expr::Other("0".into()))
         );
         assert!(sends_structured_metadata(&config));
+        let operators = parse("x \"y\" {\n  a = 1 + 2\n  b = env(\"A\") == \"b\"\n}\n").unwrap();
+        assert!(matches!(
+            operators.blocks[0].attribute("b"),
+            Some(Expr::Other(_))
+        ));
     }
 
     #[test]

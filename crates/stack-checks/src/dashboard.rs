@@ -159,8 +159,11 @@ pub fn check_promql(raw: &str, expanded: &str) -> Problems {
             }
         }
     }
+    // Ranges are read outside quoted strings, where `[0-9]` is a regex.
+    let quoted = Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("a valid regex");
+    let unquoted = quoted.replace_all(raw, "\"\"");
     let range = Regex::new(r"\[([^\]]*)\]").expect("a valid regex");
-    for window in range.captures_iter(raw).map(|c| c[1].to_owned()) {
+    for window in range.captures_iter(&unquoted).map(|c| c[1].to_owned()) {
         if !window.starts_with('$') {
             problems.push(format!(
                 "range [{window}]: use $__rate_interval (or $__range) so the window suits the scrape interval"
@@ -358,6 +361,11 @@ mod tests {
         assert!(problems.contains("does not filter on job"), "{problems}");
         assert!(problems.contains("does not filter on stage"), "{problems}");
         assert!(problems.contains("range [5m]"), "{problems}");
+        let classes = r#"sum(rate(http_requests_total{job="a", stage="1", status=~"5[0-9]{2}"}[$__rate_interval]))"#;
+        assert_eq!(
+            check_promql(classes, &dashboards::expand(classes, "1")),
+            Vec::<String>::new()
+        );
         let tempo =
             "sum by (client, server) (rate(traces_service_graph_request_total[$__rate_interval]))";
         assert_eq!(

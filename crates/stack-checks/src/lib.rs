@@ -70,7 +70,8 @@ pub struct Repo {
 impl Repo {
     /// The repository this crate was built from (two levels above it).
     pub fn current() -> Self {
-        Self::at(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        Self::at(root.canonicalize().unwrap_or(root))
     }
 
     /// A repository at `root`; tests of the checks point it at a temporary

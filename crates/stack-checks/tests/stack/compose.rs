@@ -1,8 +1,8 @@
 //! The compose files: the stack's and every stage's.
 
+use stack_checks::assert_no_problems;
 use stack_checks::compose::{check_common, check_stack, check_stage};
 use stack_checks::dockerfile::{check_dockerfile, workspace_binaries};
-use stack_checks::{assert_no_problems, design};
 
 use crate::files::{STACK_COMPOSE, Stack};
 
@@ -113,19 +113,4 @@ fn images_are_built_from_the_shared_dockerfile_for_workspace_binaries() {
             .any(|line| line.trim().trim_end_matches('/') == "target"),
         ".dockerignore must leave target/ out of the build context"
     );
-}
-
-#[test]
-fn the_design_covers_every_stage_service_once() {
-    // The plan the other checks hold compose files and scrape targets to.
-    for stage in design::STAGES {
-        let names: Vec<_> = design::stage_services(stage)
-            .iter()
-            .map(|s| s.name)
-            .collect();
-        let mut unique = names.clone();
-        unique.dedup();
-        assert_eq!(names, unique);
-        assert_eq!(names[0], "dice-roller");
-    }
 }
