@@ -56,6 +56,8 @@ pub struct Panel {
     pub targets: Vec<Target>,
     /// The text of a `text` panel (how-to panels).
     pub content: Option<String>,
+    /// What the panel shows and why (Grafana's panel description), or "".
+    pub description: String,
 }
 
 #[derive(Debug, Clone)]
@@ -225,6 +227,7 @@ fn collect_panels(value: &Value, out: &mut Vec<Panel>) -> Result<(), String> {
             datasource: panel_datasource,
             targets,
             content: panel["options"]["content"].as_str().map(str::to_owned),
+            description: panel["description"].as_str().unwrap_or("").to_owned(),
         });
         // Collapsed rows keep their panels inside.
         collect_panels(&panel["panels"], out)?;
