@@ -10,18 +10,6 @@ use stack_checks::grafana::datasources;
 
 use crate::files::Stack;
 
-fn load_all(stack: &Stack) -> Vec<(Dashboard, serde_json::Value)> {
-    let dashboards = Dashboard::load_all(&stack.repo.path("grafana-dashboards")).unwrap();
-    dashboards
-        .into_iter()
-        .map(|dashboard| {
-            let raw =
-                serde_json::from_str(&std::fs::read_to_string(&dashboard.path).unwrap()).unwrap();
-            (dashboard, raw)
-        })
-        .collect()
-}
-
 #[test]
 fn every_dashboard_uses_provisioned_datasources_and_well_formed_queries() {
     let stack = Stack::load();
@@ -29,10 +17,10 @@ fn every_dashboard_uses_provisioned_datasources_and_well_formed_queries() {
         .into_iter()
         .map(|source| (source.uid, source.kind))
         .collect();
-    let all = load_all(&stack);
+    let all = Dashboard::load_all(&stack.repo.path("grafana-dashboards")).unwrap();
     assert!(!all.is_empty(), "no dashboards in grafana-dashboards/");
     let mut uids = BTreeSet::new();
-    for (dashboard, raw) in &all {
+    for dashboard in &all {
         assert!(
             uids.insert(dashboard.uid.clone()),
             "uid {} used twice",
@@ -40,7 +28,7 @@ fn every_dashboard_uses_provisioned_datasources_and_well_formed_queries() {
         );
         assert_no_problems(
             &dashboard.path.display().to_string(),
-            &check_dashboard(dashboard, raw, &provisioned),
+            &check_dashboard(dashboard, &provisioned),
         );
     }
 }
