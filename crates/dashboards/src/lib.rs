@@ -192,7 +192,8 @@ impl Dashboard {
     }
 }
 
-fn language_of(datasource_type: &str) -> Language {
+/// The query language of a Grafana datasource type (`prometheus`, `loki`, ...).
+pub fn language_of(datasource_type: &str) -> Language {
     match datasource_type {
         "prometheus" => Language::PromQL,
         "loki" => Language::LogQL,

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dashboards::{Dashboard, Language, promql_selectors};
+use dashboards::{Dashboard, Language, language_of, promql_selectors};
 use regex::Regex;
 
 use crate::Problems;
@@ -65,7 +65,7 @@ pub fn check_dashboard(dashboard: &Dashboard, provisioned: &BTreeMap<String, Str
             continue;
         }
         match provisioned.get(&query.datasource_uid) {
-            Some(kind) if dashboards_language(kind) == query.language => {}
+            Some(kind) if language_of(kind) == query.language => {}
             Some(kind) => problems.push(format!(
                 "{at}: the datasource {} is a {kind}, not a {:?} one",
                 query.datasource_uid, query.language
@@ -89,16 +89,6 @@ pub fn check_dashboard(dashboard: &Dashboard, provisioned: &BTreeMap<String, Str
         problems.extend(found.into_iter().map(|problem| format!("{at}: {problem}")));
     }
     problems
-}
-
-fn dashboards_language(datasource_type: &str) -> Language {
-    match datasource_type {
-        "prometheus" => Language::PromQL,
-        "loki" => Language::LogQL,
-        "tempo" => Language::TraceQL,
-        "grafana-postgresql-datasource" | "postgres" => Language::Sql,
-        _ => Language::Other,
-    }
 }
 
 /// A PromQL query, as written (`raw`) and as Grafana sends it (`expanded`):
