@@ -7,8 +7,6 @@
 //! that stops setting it) fails here, not in front of a workshop.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use dashboards::{Dashboard, Language, promql_metric_names};
@@ -91,22 +89,7 @@ async fn every_promql_panel_of_the_dashboard_returns_data() {
     let app = spawn_app(config(0.5));
     let prometheus = PrometheusServer::start(&[stack_scrape_target(app.service.address())]).await;
 
-    // Steady traffic while Prometheus scrapes, so rates are not zero. It
-    // stops when the test is done or after 20,000 requests, whichever first.
-    let stop = Arc::new(AtomicBool::new(false));
-    let traffic = tokio::spawn({
-        let (stop, http, url) = (stop.clone(), app.http.clone(), app.service.base_url());
-        async move {
-            for i in 0..20_000 {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let die = if i % 2 == 0 { "risky" } else { "fair" };
-                let _ = http.get(format!("{url}/roll?die={die}")).send().await;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    });
+    let traffic = app.start_traffic(&["risky", "fair"]);
 
     // One deadline for all queries: once the first has data, the others
     // follow within a scrape or two.
@@ -120,8 +103,7 @@ async fn every_promql_panel_of_the_dashboard_returns_data() {
             failures.push(format!("{title}: {error}"));
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    traffic.await.unwrap();
+    traffic.stop().await;
     assert!(
         failures.is_empty(),
         "panels without data:\n{}\nprometheus log:\n{}",
