@@ -11,7 +11,7 @@ STAGE_GOALS := stage1 stage2 stage3 stage4 stage5 stage6
 STAGE_ACTIONS := up down logs traffic outage
 ACTION := $(firstword $(filter $(STAGE_ACTIONS),$(MAKECMDGOALS)))
 
-.PHONY: help test lint build run demo verify $(STAGE_GOALS) $(STAGE_ACTIONS)
+.PHONY: help test lint build run demo verify stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
 
 help: ## list the commands
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -43,6 +43,27 @@ demo: ## no Docker needed: run the newest stage (or STAGE=N) natively, send traf
 verify: ## the stage checklist (STAGE=N) against the Docker stack's Prometheus, Loki and Tempo
 	$(CARGO) run -q -p demo --bin verify -- $(STAGE_ARG) $(VERIFY_ARGS)
 
+# --- the observability stack (needs Docker) -----------------------------------
+
+STACK_COMPOSE := docker compose -f stack/docker-compose.yml
+
+stack-up: ## start Grafana :3000, Prometheus :9090, Loki, Tempo, collector, Alloy
+	$(STACK_COMPOSE) up -d
+	@echo "Grafana: http://localhost:3000 (dashboards in the Workshop folder)"
+
+# Stages are attached to the stack's network: stopping the stack under them
+# would leave compose unable to remove it.
+stack-down: ## stop the stack (stop the stages first); its data volumes stay
+	@attached=$$(docker ps --filter network=monitoring --filter label=workshop.stage --format '{{.Names}}'); \
+	if [ -n "$$attached" ]; then \
+	  echo "still running on the monitoring network: $$attached; stop them first (make stageN down)" >&2; \
+	  exit 1; \
+	fi
+	$(STACK_COMPOSE) down
+
+stack-logs: ## follow the stack's own logs (collector, Tempo, Loki, Alloy, ...)
+	$(STACK_COMPOSE) logs --follow --tail=100
+
 $(STAGE_GOALS):
 	@if [ -z "$(ACTION)" ]; then echo "usage: make $@ <$(STAGE_ACTIONS)>" >&2; exit 2; fi
 	@$(MAKE) --no-print-directory stage-$(ACTION) STAGE=$(@:stage%=%)
@@ -60,3 +81,19 @@ $(STAGE_ACTIONS):
 stage-traffic: ## (make stageN traffic) simulated users against stage N, then a latency summary
 	OTEL_EXPORTER_OTLP_ENDPOINT="$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://localhost:4318}" \
 		$(CARGO) run -q -p traffic-gen -- --stage $(STAGE) $(TRAFFIC_ARGS)
+
+STAGE_COMPOSE = docker compose -f stage$(STAGE)/docker-compose.yml
+
+# make stageN up: build the stage's images and start it on the stack's network.
+stage-up:
+	@test -f stage$(STAGE)/docker-compose.yml || { echo "stage $(STAGE) has no docker-compose.yml yet" >&2; exit 2; }
+	@docker network inspect monitoring >/dev/null 2>&1 || { echo "the monitoring network is missing: start the stack first (make stack-up)" >&2; exit 1; }
+	$(STAGE_COMPOSE) up -d --build
+
+# make stageN down: stop and remove the stage's containers.
+stage-down:
+	$(STAGE_COMPOSE) down
+
+# make stageN logs: follow the stage's logs (the raw JSON lines Alloy ships).
+stage-logs:
+	$(STAGE_COMPOSE) logs --follow --tail=100

@@ -56,6 +56,8 @@ pub struct Panel {
     pub targets: Vec<Target>,
     /// The text of a `text` panel (how-to panels).
     pub content: Option<String>,
+    /// What the panel shows and why (Grafana's panel description), or "".
+    pub description: String,
 }
 
 #[derive(Debug, Clone)]
@@ -190,7 +192,8 @@ impl Dashboard {
     }
 }
 
-fn language_of(datasource_type: &str) -> Language {
+/// The query language of a Grafana datasource type (`prometheus`, `loki`, ...).
+pub fn language_of(datasource_type: &str) -> Language {
     match datasource_type {
         "prometheus" => Language::PromQL,
         "loki" => Language::LogQL,
@@ -225,6 +228,7 @@ fn collect_panels(value: &Value, out: &mut Vec<Panel>) -> Result<(), String> {
             datasource: panel_datasource,
             targets,
             content: panel["options"]["content"].as_str().map(str::to_owned),
+            description: panel["description"].as_str().unwrap_or("").to_owned(),
         });
         // Collapsed rows keep their panels inside.
         collect_panels(&panel["panels"], out)?;

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use stage1_dice_roller::{AppState, Config, DiceMetrics, app};
@@ -61,5 +63,39 @@ impl TestApp {
             .text()
             .await
             .expect("metrics body")
+    }
+}
+
+/// Steady traffic in the background while Prometheus scrapes, so rates are
+/// not zero: one roll every 5 ms, cycling through `dice`. It stops when
+/// [`Traffic::stop`] is called or after 20,000 requests, whichever first.
+pub struct Traffic {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    pub fn start_traffic(&self, dice: &'static [&'static str]) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn({
+            let (stop, http, url) = (stop.clone(), self.http.clone(), self.service.base_url());
+            async move {
+                for die in dice.iter().cycle().take(20_000) {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let _ = http.get(format!("{url}/roll?die={die}")).send().await;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        });
+        Traffic { stop, task }
+    }
+}
+
+impl Traffic {
+    pub async fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.expect("traffic task");
     }
 }

@@ -1,9 +1,11 @@
 //! Stage 1's tests: each spawns the real dice-roller (the same router and the
 //! same `telemetry::serve_with_shutdown` as `main`) on 127.0.0.1:0 against an
 //! in-process OTLP receiver, and asserts on what comes out: exported spans,
-//! captured log lines, `/metrics`, and a real Prometheus.
+//! captured log lines, `/metrics`, and a real Prometheus (also running the
+//! queries of the stage's Grafana dashboard).
 
 mod api;
+mod dashboard;
 mod helpers;
 mod logs;
 mod metrics;

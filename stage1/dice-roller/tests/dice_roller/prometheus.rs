@@ -1,7 +1,5 @@
 //! The seed's PromQL against a real Prometheus scraping the dice-roller.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use testkit::{PrometheusServer, ScrapeTarget, value_of};
@@ -18,22 +16,8 @@ async fn the_seeds_queries_return_data() {
         ])
         .await;
 
-    // Steady traffic while Prometheus scrapes, so rates are not zero. It
-    // stops when the test is done or after 20,000 requests, whichever first.
-    let stop = Arc::new(AtomicBool::new(false));
-    let traffic = tokio::spawn({
-        let (stop, http, url) = (stop.clone(), app.http.clone(), app.service.base_url());
-        async move {
-            for i in 0..20_000 {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let die = if i % 3 == 0 { "risky" } else { "fair" };
-                let _ = http.get(format!("{url}/roll?die={die}")).send().await;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    });
+    // One risky roll in three.
+    let traffic = app.start_traffic(&["risky", "fair", "fair"]);
 
     let timeout = Duration::from_secs(60);
     let rate = prometheus
@@ -80,6 +64,5 @@ async fn the_seeds_queries_return_data() {
     assert_eq!(errors.len(), 1, "only the risky die fails: {errors:?}");
     assert_eq!(errors[0]["metric"]["die_type"], "risky");
 
-    stop.store(true, Ordering::Relaxed);
-    traffic.await.unwrap();
+    traffic.stop().await;
 }

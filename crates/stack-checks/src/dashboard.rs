@@ -1,0 +1,393 @@
+//! Rules for the dashboards in `grafana-dashboards/`: every datasource is
+//! provisioned, every query parses, and every query of a stage's signals
+//! filters on that stage.
+//!
+//! PromQL is parsed for real (promql-parser, through the `dashboards`
+//! crate). LogQL and TraceQL have no Rust parser: for them this module
+//! checks the stream selector and the shape of the pipeline, which catches
+//! the usual slips (an unclosed brace or quote, a missing `stage` matcher,
+//! an unknown pipeline stage), not every error Loki or Tempo would report.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dashboards::{Dashboard, Language, language_of, promql_selectors};
+use regex::Regex;
+
+use crate::Problems;
+
+/// Metric names that do not come from a stage's services and so carry no
+/// `job`/`stage` labels: Tempo's metrics-generator writes `traces_*` with
+/// `service`, `client` and `server` labels instead.
+pub fn is_generated_by_tempo(metric: &str) -> bool {
+    metric.starts_with("traces_")
+}
+
+/// A label matcher `(label, op, value)`.
+pub type Matcher = (String, String, String);
+
+/// The checks of one dashboard. `provisioned` maps each provisioned
+/// datasource uid to its type.
+pub fn check_dashboard(dashboard: &Dashboard, provisioned: &BTreeMap<String, String>) -> Problems {
+    let mut problems = Vec::new();
+    let file = dashboard.path.display().to_string();
+
+    for panel in &dashboard.panels {
+        let title = &panel.title;
+        if panel.kind == "row" {
+            continue;
+        }
+        if panel.description.trim().is_empty() {
+            problems.push(format!(
+                "{file}: panel {title:?} has no description (what it shows and why)"
+            ));
+        }
+        if panel.kind != "text" && panel.targets.is_empty() {
+            problems.push(format!("{file}: panel {title:?} has no query"));
+        }
+    }
+
+    for uid in dashboard.datasource_uids() {
+        if !provisioned.contains_key(&uid) {
+            problems.push(format!(
+                "{file}: datasource uid {uid:?} is not provisioned ({:?})",
+                provisioned.keys().collect::<Vec<_>>()
+            ));
+        }
+    }
+
+    let variable = Regex::new(r"\$\{?([A-Za-z_]\w*)").expect("a valid regex");
+    for query in dashboard.queries() {
+        let title = &query.panel.title;
+        let text = &query.target.text;
+        let at = format!("{file}: panel {title:?}");
+        if text.trim().is_empty() {
+            problems.push(format!("{at}: empty query"));
+            continue;
+        }
+        match provisioned.get(&query.datasource_uid) {
+            Some(kind) if language_of(kind) == query.language => {}
+            Some(kind) => problems.push(format!(
+                "{at}: the datasource {} is a {kind}, not a {:?} one",
+                query.datasource_uid, query.language
+            )),
+            None => problems.push(format!("{at}: query without a provisioned datasource")),
+        }
+        for name in variable.captures_iter(text).map(|c| c[1].to_owned()) {
+            if !name.starts_with("__") && !dashboard.variables.contains(&name) {
+                problems.push(format!("{at}: ${name} is not a variable of the dashboard"));
+            }
+        }
+        // Any stage will do to check the syntax.
+        let expanded = query.expanded("1");
+        let found = match query.language {
+            Language::PromQL => check_promql(text, &expanded),
+            Language::LogQL => check_logql(&expanded),
+            Language::TraceQL => check_traceql(&expanded),
+            Language::Sql => Vec::new(),
+            Language::Other => vec!["a datasource type these checks do not know".to_owned()],
+        };
+        problems.extend(found.into_iter().map(|problem| format!("{at}: {problem}")));
+    }
+    problems
+}
+
+/// A PromQL query, as written (`raw`) and as Grafana sends it (`expanded`):
+/// it parses; every selector of a service metric filters on `job` and
+/// `stage` (PITFALLS 9: never on `container_name`); every range is a Grafana
+/// interval variable, so it suits whatever the scrape interval is.
+pub fn check_promql(raw: &str, expanded: &str) -> Problems {
+    let mut problems = Vec::new();
+    let selectors = match promql_selectors(expanded) {
+        Ok(selectors) => selectors,
+        Err(error) => return vec![format!("PromQL does not parse: {error}: {expanded}")],
+    };
+    for selector in selectors {
+        let name = selector.name.clone().unwrap_or_default();
+        let has = |label: &str| selector.matchers.iter().any(|(l, _, _)| l == label);
+        if has("container_name") {
+            problems.push(format!(
+                "{name}: filter on job, not container_name (PITFALLS 9)"
+            ));
+        }
+        if is_generated_by_tempo(&name) {
+            continue;
+        }
+        for label in ["job", "stage"] {
+            if !has(label) {
+                problems.push(format!("{name}: the selector does not filter on {label}"));
+            }
+        }
+    }
+    // Ranges are read outside quoted strings, where `[0-9]` is a regex.
+    let quoted = Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("a valid regex");
+    let unquoted = quoted.replace_all(raw, "\"\"");
+    let range = Regex::new(r"\[([^\]]*)\]").expect("a valid regex");
+    for window in range.captures_iter(&unquoted).map(|c| c[1].to_owned()) {
+        if !window.starts_with('$') {
+            problems.push(format!(
+                "range [{window}]: use $__rate_interval (or $__range) so the window suits the scrape interval"
+            ));
+        }
+    }
+    problems
+}
+
+/// The stream selector of a LogQL query, as matchers, and what follows it.
+pub fn logql_selector(query: &str) -> Result<(Vec<Matcher>, &str), String> {
+    let start = query
+        .find('{')
+        .ok_or_else(|| "no stream selector {...}".to_owned())?;
+    let mut rest = &query[start + 1..];
+    let mut matchers = Vec::new();
+    let matcher = Regex::new(r#"^\s*([A-Za-z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|\})"#)
+        .expect("a valid regex");
+    loop {
+        let captures = matcher
+            .captures(rest)
+            .ok_or_else(|| format!("unreadable stream selector at {rest:?}"))?;
+        matchers.push((
+            captures[1].to_owned(),
+            captures[2].to_owned(),
+            captures[3].to_owned(),
+        ));
+        let end = captures[0].len();
+        let closed = &captures[4] == "}";
+        rest = &rest[end..];
+        if closed {
+            return Ok((matchers, rest));
+        }
+    }
+}
+
+/// The parser and formatting stages a log pipeline may use after `|`.
+const PIPELINE_STAGES: [&str; 10] = [
+    "json",
+    "logfmt",
+    "unpack",
+    "pattern",
+    "regexp",
+    "line_format",
+    "label_format",
+    "drop",
+    "keep",
+    "decolorize",
+];
+
+/// A LogQL query: a stream selector that filters on `stage`, then (for a
+/// log query) pipeline stages that Loki knows: line filters (`|= "x"`),
+/// parsers (`| json`), label filters (`| level="ERROR"`).
+pub fn check_logql(query: &str) -> Problems {
+    let (matchers, rest) = match logql_selector(query) {
+        Ok(parsed) => parsed,
+        Err(error) => return vec![format!("LogQL: {error}: {query}")],
+    };
+    let mut problems = Vec::new();
+    if !matchers.iter().any(|(label, _, _)| label == "stage") {
+        problems.push(format!("LogQL selector does not filter on stage: {query}"));
+    }
+    if !query.trim_start().starts_with('{') {
+        // A metric query wraps the pipeline in functions; only its selector
+        // is checked.
+        return problems;
+    }
+    let label_filter = Regex::new(
+        r#"^[A-Za-z_]\w*\s*(=~|!~|!=|==|>=|<=|=|>|<)\s*("(?:[^"\\]|\\.)*"|`[^`]*`|[\w.]+)\s*$"#,
+    )
+    .expect("a valid regex");
+    let line_filter =
+        Regex::new(r#"^(\|=|\|~|!=|!~)\s*("(?:[^"\\]|\\.)*"|`[^`]*`)\s*"#).expect("a valid regex");
+    let mut rest = rest.trim_start();
+    while !rest.is_empty() {
+        if let Some(found) = line_filter.find(rest) {
+            rest = rest[found.end()..].trim_start();
+            continue;
+        }
+        let Some(after_pipe) = rest.strip_prefix('|') else {
+            problems.push(format!("LogQL: unexpected {rest:?} in {query}"));
+            break;
+        };
+        let end = stage_end(after_pipe);
+        let stage = after_pipe[..end].trim();
+        let word = stage.split_whitespace().next().unwrap_or_default();
+        if !PIPELINE_STAGES.contains(&word) && !label_filter.is_match(stage) {
+            problems.push(format!(
+                "LogQL: unknown pipeline stage {stage:?} in {query}"
+            ));
+        }
+        rest = after_pipe[end..].trim_start();
+    }
+    problems
+}
+
+/// Where a pipeline stage ends: at the next `|` outside quotes.
+fn stage_end(text: &str) -> usize {
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some('"'), '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '`') => quote = Some(c),
+            (None, '|') => return i,
+            (None, _) => {}
+        }
+    }
+    text.len()
+}
+
+/// A TraceQL query: non-empty, a spanset `{...}` first, braces, parentheses
+/// and quotes balanced.
+pub fn check_traceql(query: &str) -> Problems {
+    if !query.trim_start().starts_with('{') {
+        return vec![format!(
+            "TraceQL should start with a spanset {{...}}: {query}"
+        )];
+    }
+    let mut stack = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in query.chars() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' | '(' => stack.push(c),
+            '}' | ')' => {
+                let open = if c == '}' { '{' } else { '(' };
+                if stack.pop() != Some(open) {
+                    return vec![format!("TraceQL: unbalanced {c} in {query}")];
+                }
+            }
+            _ => {}
+        }
+    }
+    if in_string || !stack.is_empty() {
+        return vec![format!("TraceQL: unclosed quote or brace in {query}")];
+    }
+    Vec::new()
+}
+
+/// The panel titles of a dashboard, for checking that the panels a stage's
+/// contract lists are all there.
+pub fn panel_titles(dashboard: &Dashboard) -> BTreeSet<String> {
+    dashboard
+        .panels
+        .iter()
+        .map(|panel| panel.title.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provisioned() -> BTreeMap<String, String> {
+        [
+            ("prometheus", "prometheus"),
+            ("loki", "loki"),
+            ("tempo", "tempo"),
+        ]
+        .into_iter()
+        .map(|(uid, kind)| (uid.to_owned(), kind.to_owned()))
+        .collect()
+    }
+
+    fn check(json: &str) -> String {
+        let dashboard = Dashboard::from_json("d.json", json).unwrap();
+        check_dashboard(&dashboard, &provisioned()).join("\n")
+    }
+
+    #[test]
+    fn promql_must_filter_on_job_and_stage_with_variable_ranges() {
+        let good = r#"sum(rate(http_requests_total{job="dice-roller", stage="$stage"}[$__rate_interval]))"#;
+        assert_eq!(
+            check_promql(good, &dashboards::expand(good, "1")),
+            Vec::<String>::new()
+        );
+        let bad = r#"rate(http_requests_total{container_name="dice-roller-stage1"}[5m])"#;
+        let problems = check_promql(bad, bad).join("\n");
+        assert!(problems.contains("not container_name"), "{problems}");
+        assert!(problems.contains("does not filter on job"), "{problems}");
+        assert!(problems.contains("does not filter on stage"), "{problems}");
+        assert!(problems.contains("range [5m]"), "{problems}");
+        let classes = r#"sum(rate(http_requests_total{job="a", stage="1", status=~"5[0-9]{2}"}[$__rate_interval]))"#;
+        assert_eq!(
+            check_promql(classes, &dashboards::expand(classes, "1")),
+            Vec::<String>::new()
+        );
+        let tempo =
+            "sum by (client, server) (rate(traces_service_graph_request_total[$__rate_interval]))";
+        assert_eq!(
+            check_promql(tempo, &dashboards::expand(tempo, "1")),
+            Vec::<String>::new()
+        );
+        let broken = "sum(rate(x{job=\"a\", stage=\"1\"}[1m]";
+        assert!(check_promql("", broken)[0].contains("does not parse"));
+    }
+
+    #[test]
+    fn logql_selectors_and_pipelines_are_read() {
+        let (matchers, rest) =
+            logql_selector(r#"{service_name="dice-roller", stage=~"1|2"} | json"#).unwrap();
+        assert_eq!(matchers[1], ("stage".into(), "=~".into(), "1|2".into()));
+        assert_eq!(rest, " | json");
+        for good in [
+            r#"{service_name="dice-roller", stage="1"} | json | level="ERROR""#,
+            r#"{stage="1"} |= "abc" != "def" | logfmt | roll_value >= 3"#,
+            r#"{stage="1"} | json | line_format "{{.message}} | x""#,
+            r#"sum by (service_name) (count_over_time({stage="1"} | json [5m]))"#,
+        ] {
+            assert_eq!(check_logql(good), Vec::<String>::new(), "{good}");
+        }
+        for (bad, expected) in [
+            (
+                r#"{service_name="dice-roller"} | json"#,
+                "does not filter on stage",
+            ),
+            (r#"{stage="1" | json"#, "unreadable stream selector"),
+            (r#"{stage="1"} | jsn"#, "unknown pipeline stage"),
+            (r#"{stage="1"} json"#, "unexpected"),
+        ] {
+            let problems = check_logql(bad).join("\n");
+            assert!(problems.contains(expected), "{bad}: {problems}");
+        }
+    }
+
+    #[test]
+    fn traceql_must_be_balanced() {
+        assert!(check_traceql(r#"{resource.service.name="a" && status=error}"#).is_empty());
+        assert!(check_traceql(r#"{ span.x = "}" } | count() > 1"#).is_empty());
+        assert!(!check_traceql(r#"{resource.service.name="a""#).is_empty());
+        assert!(!check_traceql(r#"resource.service.name="a""#).is_empty());
+    }
+
+    #[test]
+    fn dashboards_with_unknown_uids_or_undescribed_panels_are_caught() {
+        let problems = check(
+            r#"{"title":"T","uid":"t","panels":[
+              {"type":"timeseries","title":"Rate","datasource":{"type":"prometheus","uid":"Prometheus"},
+               "targets":[{"refId":"A","expr":"rate(x{job=\"a\",stage=\"$stage\"}[$__rate_interval])"}]},
+              {"type":"logs","title":"Logs","description":"lines",
+               "datasource":{"type":"loki","uid":"loki"},
+               "targets":[{"refId":"A","expr":"{stage=\"$stage\"} | json"}]}]}"#,
+        );
+        assert!(
+            problems.contains("uid \"Prometheus\" is not provisioned"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("\"Rate\" has no description"),
+            "{problems}"
+        );
+        assert!(problems.contains("$stage is not a variable"), "{problems}");
+    }
+}
