@@ -5,7 +5,6 @@
 # its own does nothing.
 SHELL := /bin/bash
 CARGO ?= cargo
-STAGE ?= 6
 
 STAGE_GOALS := stage1 stage2 stage3 stage4 stage5 stage6
 STAGE_ACTIONS := up down logs traffic outage

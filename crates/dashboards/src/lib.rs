@@ -251,14 +251,51 @@ impl Query<'_> {
     }
 }
 
-/// Expands Grafana's variables in `text`; see [`Query::expanded`].
+/// Expands Grafana's variables in `text`; see [`Query::expanded`]. A name
+/// runs as far as letters, digits and `_` go, so `$__interval_ms` is not
+/// `$__interval` followed by `_ms`; unknown variables are left as they are.
+///
+/// ```
+/// assert_eq!(dashboards::expand("[$__rate_interval] ${stage} $__interval_ms $stage_x", "3"), "[1m] 3 15000 $stage_x");
+/// ```
 pub fn expand(text: &str, stage: &str) -> String {
-    text.replace("${stage}", stage)
-        .replace("$stage", stage)
-        .replace("$__rate_interval", "1m")
-        .replace("${__rate_interval}", "1m")
-        .replace("$__interval", "15s")
-        .replace("$__range", "5m")
+    let value = |name: &str| match name {
+        "stage" => Some(stage),
+        "__rate_interval" => Some("1m"),
+        "__interval" => Some("15s"),
+        "__interval_ms" => Some("15000"),
+        "__range" => Some("5m"),
+        "__range_s" => Some("300"),
+        _ => None,
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(dollar) = rest.find('$') {
+        out.push_str(&rest[..dollar]);
+        let after = &rest[dollar + 1..];
+        let (name, braced) = match after.strip_prefix('{') {
+            Some(inner) => (inner.split('}').next().unwrap_or(""), true),
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], false)
+            }
+        };
+        let consumed = if braced { name.len() + 2 } else { name.len() };
+        match value(name) {
+            Some(value) if !braced || after[1..].contains('}') => {
+                out.push_str(value);
+                rest = &after[consumed..];
+            }
+            _ => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The metric names a PromQL expression selects, sorted, or the parse error.

@@ -22,6 +22,10 @@ pub struct TelemetryConfig {
     /// their trace ids). Env: `OTEL_EXPORTER_OTLP_ENDPOINT` (`none` turns export
     /// off); default `http://localhost:4318`.
     pub otlp_endpoint: Option<String>,
+    /// The full URL spans are posted to, when it is not
+    /// `<otlp_endpoint>/v1/traces`. Env: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+    /// (used as given, as the OpenTelemetry specification says); default none.
+    pub otlp_traces_endpoint: Option<String>,
     /// How long one export request may take, retries included, before its
     /// batch is given up. Env: `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds);
     /// default 5 s.
@@ -67,6 +71,7 @@ impl TelemetryConfig {
         Self {
             service_name: service_name.into(),
             otlp_endpoint: Some(DEFAULT_OTLP_ENDPOINT.to_owned()),
+            otlp_traces_endpoint: None,
             export_timeout: Duration::from_secs(5),
             batch: BatchSettings::default(),
             log_filter: "info".to_owned(),
@@ -91,6 +96,9 @@ impl TelemetryConfig {
         }
         if let Some(endpoint) = set("OTEL_EXPORTER_OTLP_ENDPOINT") {
             config.otlp_endpoint = (endpoint != "none").then_some(endpoint);
+        }
+        if let Some(url) = set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            config.otlp_traces_endpoint = Some(url);
         }
         if let Some(filter) = set("RUST_LOG") {
             config.log_filter = filter;
@@ -122,6 +130,9 @@ impl TelemetryConfig {
 
     /// The full URL spans are posted to.
     pub(crate) fn traces_url(&self) -> Option<String> {
+        if let Some(url) = &self.otlp_traces_endpoint {
+            return Some(url.clone());
+        }
         self.otlp_endpoint
             .as_deref()
             .map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
@@ -174,6 +185,22 @@ mod tests {
         let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", "none")];
         let config = TelemetryConfig::from_lookup("x", lookup(&vars)).unwrap();
         assert_eq!(config.traces_url(), None);
+    }
+
+    #[test]
+    fn the_traces_endpoint_is_used_as_given() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://tempo:4318/custom/path",
+            ),
+        ];
+        let config = TelemetryConfig::from_lookup("x", lookup(&vars)).unwrap();
+        assert_eq!(
+            config.traces_url().as_deref(),
+            Some("http://tempo:4318/custom/path")
+        );
     }
 
     #[test]

@@ -175,7 +175,10 @@ impl Telemetry {
     /// been answered; [`crate::serve`] does.
     pub fn shutdown(self) {
         if let Err(error) = self.tracer_provider.shutdown_with_timeout(FLUSH_TIMEOUT) {
-            tracing::warn!(%error, "could not flush all spans at shutdown");
+            // Through this service's own subscriber, wherever shutdown runs.
+            tracing::dispatcher::with_default(&self.dispatch, || {
+                tracing::warn!(%error, "could not flush all spans at shutdown");
+            });
         }
     }
 }

@@ -26,6 +26,13 @@ impl DiceMetrics {
         )?;
         registry.register(Box::new(rolls.clone()))?;
         registry.register(Box::new(roll_value.clone()))?;
+        // Every outcome of every die exists from the start, at 0, so a panel
+        // of errors by die shows 0 rather than "no data" before the first one.
+        for die in Die::NAMES {
+            for result in ["success", "error"] {
+                rolls.with_label_values(&[die, result]);
+            }
+        }
         Ok(Self { rolls, roll_value })
     }
 
