@@ -2,6 +2,12 @@ use std::time::Duration;
 
 use crate::TelemetryError;
 
+/// Which lines and spans are kept when `RUST_LOG` is not set: ours at INFO,
+/// and libraries that open INFO spans of their own for internal steps
+/// (tower-sessions, one per session load and save) at WARN, so traces show
+/// the service's work, not its libraries' plumbing.
+pub const DEFAULT_LOG_FILTER: &str = "info,tower_sessions=warn,tower_sessions_core=warn";
+
 /// Where a service's default OTLP/HTTP collector lives (the stack's
 /// OpenTelemetry Collector, published on the host's port 4318).
 pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318";
@@ -33,7 +39,8 @@ pub struct TelemetryConfig {
     /// The batch span processor's knobs.
     pub batch: BatchSettings,
     /// Which log lines (and spans) are kept, in `tracing` directive syntax.
-    /// Env: `RUST_LOG`; default `info`.
+    /// Env: `RUST_LOG`; default [`DEFAULT_LOG_FILTER`] (`info`, quieter for a
+    /// few chatty libraries).
     pub log_filter: String,
 }
 
@@ -74,7 +81,7 @@ impl TelemetryConfig {
             otlp_traces_endpoint: None,
             export_timeout: Duration::from_secs(5),
             batch: BatchSettings::default(),
-            log_filter: "info".to_owned(),
+            log_filter: DEFAULT_LOG_FILTER.to_owned(),
         }
     }
 
@@ -159,7 +166,7 @@ mod tests {
             config.traces_url().as_deref(),
             Some("http://localhost:4318/v1/traces")
         );
-        assert_eq!(config.log_filter, "info");
+        assert_eq!(config.log_filter, DEFAULT_LOG_FILTER);
     }
 
     #[test]

@@ -49,7 +49,7 @@ mod shutdown;
 mod traces;
 
 pub use client::HttpClient;
-pub use config::{BatchSettings, TelemetryConfig};
+pub use config::{BatchSettings, DEFAULT_LOG_FILTER, TelemetryConfig};
 pub use error::TelemetryError;
 pub use metrics::UNMATCHED_ROUTE;
 pub use server::HttpServerLayer;

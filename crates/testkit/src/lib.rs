@@ -17,6 +17,9 @@
 //!   the test may stop and start.
 //! * `prometheus`: [`PrometheusServer`], Debian's real Prometheus scraping the
 //!   services, queried through its HTTP API.
+//! * `usage_forwarder`: [`forward_usage_lines`], Alloy's usage branch in
+//!   miniature (stage 6): usage lines out of a service's stdout, pushed to
+//!   the usage receiver.
 
 mod background;
 mod browser;
@@ -25,6 +28,7 @@ mod otlp;
 mod postgres;
 mod prometheus;
 mod service;
+mod usage_forwarder;
 
 pub use browser::{Browser, artefacts_dir};
 pub use logs::LogCapture;
@@ -34,6 +38,7 @@ pub use otlp::{
 pub use postgres::PostgresCluster;
 pub use prometheus::{PrometheusServer, ScrapeTarget, has_number, value_of};
 pub use service::{TestService, telemetry_config};
+pub use usage_forwarder::{ForwardError, USAGE_MARKER, forward_usage_lines, usage_lines};
 
 /// A loopback port that was free a moment ago, for programs that cannot be
 /// told to pick their own (Prometheus, PostgreSQL).

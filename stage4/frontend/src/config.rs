@@ -6,7 +6,7 @@ pub struct Config {
     /// Listen port. Env: `PORT`; default 8401.
     pub port: u16,
     /// Base URL of the dice-roller. Env: `DICE_ROLLER_URL`; default
-    /// `http://localhost:8400`, stage 2's dice-roller on this machine.
+    /// `http://localhost:8400`, stage 4's dice-roller on this machine.
     pub dice_roller_url: String,
     /// Base URL of the die-service, which lists the dice to offer.
     /// Env: `DIE_SERVICE_URL`; default `http://localhost:8402`.

@@ -6,7 +6,7 @@ pub struct Config {
     /// Listen port. Env: `PORT`; default 8501.
     pub port: u16,
     /// Base URL of the dice-roller. Env: `DICE_ROLLER_URL`; default
-    /// `http://localhost:8500`, stage 2's dice-roller on this machine.
+    /// `http://localhost:8500`, stage 5's dice-roller on this machine.
     pub dice_roller_url: String,
     /// Base URL of the die-service, which lists the dice to offer.
     /// Env: `DIE_SERVICE_URL`; default `http://localhost:8502`.

@@ -1,0 +1,10 @@
+//! Stage 5's dice-roller tests: the real dice-roller and a real die-service
+//! (reading a specifications file of the test's own) in one test process,
+//! exporting to one in-process OTLP receiver.
+
+mod api;
+mod batches;
+mod helpers;
+mod metrics;
+mod outage;
+mod traces;

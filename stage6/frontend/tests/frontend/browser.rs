@@ -1,0 +1,143 @@
+//! A person's view: headless Chromium signs in, rolls, and signs out.
+//! Screenshots land in `artefacts/`.
+
+use fantoccini::Locator;
+use serde_json::Value;
+use testkit::Browser;
+
+use crate::helpers::spawn_stage;
+
+#[tokio::test]
+async fn a_person_signs_in_rolls_and_signs_out() {
+    let stage = spawn_stage().await;
+    let browser = Browser::start().await;
+    let page = browser.client();
+
+    // Not signed in: the dice send you to the sign-in page.
+    page.goto(&stage.frontend.base_url()).await.unwrap();
+    assert!(
+        page.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/sign-in")
+    );
+
+    // A wrong password: the message, and still the sign-in page.
+    page.find(Locator::Id("user"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
+    page.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("not-it")
+        .await
+        .unwrap();
+    page.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let message = page
+        .wait()
+        .for_element(Locator::Id("sign-in-message"))
+        .await
+        .unwrap();
+    assert_eq!(
+        message.text().await.unwrap(),
+        "Wrong user name or password."
+    );
+    browser.screenshot("stage6-sign-in-failed").await;
+
+    page.find(Locator::Id("user"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
+    page.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("wonderland")
+        .await
+        .unwrap();
+    page.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let who = page
+        .wait()
+        .for_element(Locator::Id("signed-in-user"))
+        .await
+        .unwrap();
+    assert_eq!(who.text().await.unwrap(), "alice");
+    // The session cookie is invisible to scripts (HttpOnly).
+    let cookies: Value = page
+        .execute("return document.cookie;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(cookies, Value::String(String::new()));
+
+    page.find(Locator::Css("select#die option[value='fair']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.find(Locator::Id("roll"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let total = page
+        .wait()
+        .for_element(Locator::Id("roll-value"))
+        .await
+        .unwrap();
+    let total: i64 = total.text().await.unwrap().parse().unwrap();
+    assert!((1..=6).contains(&total), "{total}");
+    let path = browser.screenshot("stage6-frontend").await;
+    assert!(std::fs::metadata(&path).unwrap().len() > 1000);
+
+    page.find(Locator::Id("sign-out"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.wait()
+        .for_element(Locator::Id("sign-in"))
+        .await
+        .unwrap();
+    // Signed out for real: the dice send you back again.
+    page.goto(&stage.frontend.base_url()).await.unwrap();
+    assert!(
+        page.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/sign-in")
+    );
+    browser.close().await;
+
+    let events: Vec<String> = stage
+        .frontend
+        .logs()
+        .json_lines()
+        .iter()
+        .filter(|line| line["usage"] == true)
+        .filter_map(|line| line["event"].as_str().map(str::to_owned))
+        .collect();
+    // The first sign_in is the test client's (spawn_stage); then the person.
+    assert_eq!(
+        events[1..],
+        ["sign_in_failed", "sign_in", "page_view", "roll", "sign_out"]
+    );
+}

@@ -1,0 +1,81 @@
+//! Stage 6: the usage receiver, where usage events end up in a table.
+//!
+//! It speaks the Loki push API (`POST /loki/api/v1/push`), so Grafana Alloy
+//! can send it log lines with the same `loki.write` component it uses for
+//! Loki. Alloy's second pipeline sends it only the lines with
+//! `"usage": true`; it checks again, and stores each usage event once as a
+//! row of `usage_stats`, for analysts to query with SQL.
+//!
+//! Delivery is at least once: Alloy retries a batch until it gets a 2xx, so
+//! * the answer is 204 only after the batch is committed, and 503 while the
+//!   database is down (Alloy keeps the batch and retries: nothing is lost);
+//! * a retried batch stores nothing twice: each event's key is the SHA-256
+//!   of its line, unique in the table;
+//! * a body that can never be stored gets a 400 (413 if too large), which
+//!   Alloy drops instead of retrying forever.
+//!
+//! Metrics: `usage_events_received_total`, `usage_events_stored_total`,
+//! `usage_events_duplicate_total`, `usage_lines_ignored_total{reason}`.
+
+mod config;
+mod error;
+mod events;
+mod metrics;
+mod push;
+mod routes;
+mod store;
+
+use axum::Router;
+use axum::routing::{get, post};
+use database::{Database, Prepared};
+use prometheus::Registry;
+
+pub use config::{Config, ConfigError};
+pub use metrics::UsageMetrics;
+pub use push::{EntryAdapter, PushRequest, StreamAdapter};
+
+/// The schema, embedded at build time from `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub prepared: Prepared,
+    pub metrics: UsageMetrics,
+    pub max_push_bytes: usize,
+    pub max_decompressed_bytes: usize,
+}
+
+impl AppState {
+    /// Opens a lazy pool to the database and migrates it in the background,
+    /// retrying until the database is there. Call from within the runtime.
+    pub fn start(
+        config: &Config,
+        metrics: UsageMetrics,
+        registry: &Registry,
+    ) -> Result<Self, database::DatabaseError> {
+        let db = Database::connect_lazy(&config.database_url, config.pool, registry)?;
+        let prepared = database::prepare_in_background(db.clone(), |db| async move {
+            MIGRATOR.run(db.pool()).await
+        });
+        Ok(Self {
+            db,
+            prepared,
+            metrics,
+            max_push_bytes: config.max_push_bytes,
+            max_decompressed_bytes: config.max_decompressed_bytes,
+        })
+    }
+}
+
+/// The service's routes. `telemetry::serve` wraps them in the telemetry layer
+/// and adds `/metrics`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(routes::index))
+        .route("/ready", get(routes::ready))
+        // The push handler reads the body itself, against its own limit.
+        .route("/loki/api/v1/push", post(routes::push))
+        .with_state(state)
+}
