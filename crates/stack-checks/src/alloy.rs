@@ -902,3 +902,233 @@ loki.write "w" {
         assert!(parse("top = 1").is_err());
     }
 }
+
+/// A `stage.match` selector's line filters: `{...} != "text"` and friends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineFilter {
+    /// `|=`, `!=`, `|~` or `!~`.
+    pub op: String,
+    /// The filter's operand, LogQL string escapes resolved.
+    pub operand: String,
+}
+
+/// The line filters after a LogQL selector's `{...}` (double-quoted or
+/// backtick operands). `None` if the text after the matchers is not a chain
+/// of line filters.
+pub fn line_filters(selector: &str) -> Option<Vec<LineFilter>> {
+    let mut rest = selector.trim().strip_prefix('{')?;
+    rest = &rest[rest.find('}')? + 1..];
+    let mut filters = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return Some(filters);
+        }
+        let op = ["|=", "!=", "|~", "!~"]
+            .into_iter()
+            .find(|op| rest.starts_with(op))?;
+        rest = rest[op.len()..].trim_start();
+        let (operand, after) = if let Some(raw) = rest.strip_prefix('`') {
+            let end = raw.find('`')?;
+            (raw[..end].to_owned(), &raw[end + 1..])
+        } else {
+            let quoted = rest.strip_prefix('"')?;
+            let mut operand = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next()? {
+                    (i, '"') => break i,
+                    (_, '\\') => operand.push(chars.next()?.1),
+                    (_, c) => operand.push(c),
+                }
+            };
+            (operand, &quoted[end + 1..])
+        };
+        filters.push(LineFilter {
+            op: op.to_owned(),
+            operand,
+        });
+        rest = after;
+    }
+}
+
+/// Whether a line passes a `loki.process` block's `stage.match` drops: a
+/// match stage with `action = "drop"` removes the lines its filters match.
+/// (Stream matchers are not evaluated: the usage branch selects every stream.)
+pub fn kept_by(process: &Block, line: &str) -> bool {
+    process.blocks_named("stage.match").all(|stage| {
+        if stage.string("action") != Some("drop") {
+            return true;
+        }
+        let Some(filters) = stage.string("selector").and_then(line_filters) else {
+            return true;
+        };
+        let matches = filters.iter().all(|filter| {
+            let found = match filter.op.as_str() {
+                "|=" | "!=" => line.contains(&filter.operand),
+                _ => regex::Regex::new(&filter.operand).is_ok_and(|re| re.is_match(line)),
+            };
+            if filter.op.starts_with('!') {
+                !found
+            } else {
+                found
+            }
+        });
+        !matches
+    })
+}
+
+/// Stage 6's routing: the Docker source fans out to the workshop pipeline
+/// (reaching `loki_push_url`) and to a second `loki.process` that reaches only
+/// `usage_push_url`, through a `stage.match` dropping every line without the
+/// `"usage":true` marker, which must match every stream.
+pub fn check_usage_branch(config: &Config, loki_push_url: &str, usage_push_url: &str) -> Problems {
+    let mut problems = Vec::new();
+    let writes_to = |url: &str| -> Vec<String> {
+        config
+            .components_of("loki.write")
+            .filter(|write| {
+                write
+                    .blocks_named("endpoint")
+                    .any(|endpoint| endpoint.string("url") == Some(url))
+            })
+            .map(|write| format!("{}.receiver", write.id()))
+            .collect()
+    };
+    let (loki, usage) = (writes_to(loki_push_url), writes_to(usage_push_url));
+    if usage.is_empty() {
+        problems.push(format!("alloy: no loki.write pushes to {usage_push_url}"));
+    }
+    for source in config.components_of("loki.source.docker") {
+        let targets = source.references("forward_to");
+        let pipelines: Vec<&Block> = targets
+            .iter()
+            .filter_map(|reference| split_reference(reference))
+            .filter(|(name, _, _)| *name == "loki.process")
+            .filter_map(|(name, label, _)| config.component(name, label))
+            .collect();
+        let to_loki = pipelines
+            .iter()
+            .filter(|p| p.references("forward_to").iter().any(|t| loki.contains(t)));
+        if to_loki.count() == 0 {
+            problems.push(format!(
+                "alloy: {}: no pipeline of its lines reaches Loki",
+                source.id()
+            ));
+        }
+        let usage_branches: Vec<&&Block> = pipelines
+            .iter()
+            .filter(|p| p.references("forward_to").iter().any(|t| usage.contains(t)))
+            .collect();
+        if usage_branches.len() != 1 {
+            problems.push(format!(
+                "alloy: {}: expected one pipeline to the usage receiver, found {}",
+                source.id(),
+                usage_branches.len()
+            ));
+        }
+        for branch in usage_branches {
+            if branch
+                .references("forward_to")
+                .iter()
+                .any(|t| loki.contains(t))
+            {
+                problems.push(format!(
+                    "alloy: {}: the usage branch also writes to Loki: lines would be stored twice",
+                    branch.id()
+                ));
+            }
+            let selects_every_stream = branch.blocks_named("stage.match").any(|stage| {
+                stage.string("action") == Some("drop")
+                    && stage.string("selector").is_some_and(|selector| {
+                        selector.trim_start().starts_with("{service_name=~\".+\"}")
+                    })
+            });
+            if !selects_every_stream {
+                problems.push(format!(
+                    "alloy: {}: its drop stage must select every stream ({{service_name=~\".+\"}}), or other streams pass unfiltered",
+                    branch.id()
+                ));
+            }
+            let usage_line =
+                r#"{"level":"INFO","message":"usage event","usage":true,"event":"roll"}"#;
+            let operational = r#"{"level":"INFO","message":"roll result","die_type":"fair"}"#;
+            if !kept_by(branch, usage_line) || kept_by(branch, operational) {
+                problems.push(format!(
+                    "alloy: {}: does not keep exactly the \"usage\":true lines",
+                    branch.id()
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod usage_branch_tests {
+    use super::*;
+
+    const BRANCH: &str = r#"
+loki.source.docker "s" {
+  forward_to = [loki.process.all.receiver, loki.process.usage.receiver]
+}
+loki.process "all" {
+  forward_to = [loki.write.loki.receiver]
+}
+loki.process "usage" {
+  forward_to = [loki.write.usage.receiver]
+  stage.match {
+    selector = `{service_name=~".+"} != "\"usage\":true"`
+    action   = "drop"
+  }
+}
+loki.write "loki" {
+  endpoint { url = "http://loki:3100/loki/api/v1/push" }
+}
+loki.write "usage" {
+  endpoint { url = "http://r:8603/loki/api/v1/push" }
+}
+"#;
+
+    fn check(text: &str) -> Problems {
+        check_usage_branch(
+            &parse(text).unwrap(),
+            "http://loki:3100/loki/api/v1/push",
+            "http://r:8603/loki/api/v1/push",
+        )
+    }
+
+    #[test]
+    fn a_correct_branch_passes() {
+        assert!(check(BRANCH).is_empty(), "{:?}", check(BRANCH));
+    }
+
+    #[test]
+    fn the_mistakes_that_route_nothing_or_everything_are_caught() {
+        // The seed's sketch: a stage.output, no fan-out.
+        let no_fan_out = BRANCH.replace(", loki.process.usage.receiver", "");
+        assert!(!check(&no_fan_out).is_empty());
+        // A keep instead of a drop lets every line through.
+        let keep = BRANCH.replace("action   = \"drop\"", "action   = \"keep\"");
+        assert!(!check(&keep).is_empty());
+        // `|=` keeps the wrong half.
+        let inverted = BRANCH.replace("} != ", "} |= ");
+        assert!(!check(&inverted).is_empty());
+        // A selector for one stream leaves the others unfiltered.
+        let narrow = BRANCH.replace("service_name=~\".+\"", "service_name=\"frontend\"");
+        assert!(!check(&narrow).is_empty());
+    }
+
+    #[test]
+    fn line_filters_resolve_escapes() {
+        let filters = line_filters(r#"{a=~".+"} != "\"usage\":true" |= `raw`"#).unwrap();
+        assert_eq!(filters[0].operand, "\"usage\":true");
+        assert_eq!(
+            filters[1],
+            LineFilter {
+                op: "|=".into(),
+                operand: "raw".into()
+            }
+        );
+    }
+}

@@ -25,11 +25,16 @@ pub struct SignedIn {
 impl SignedIn {
     pub fn new(user: String) -> Self {
         let key = format!("{:016x}", rand::random::<u64>());
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_secs())
-            .unwrap_or(0);
-        Self { user, key, since }
+        Self {
+            user,
+            key,
+            since: now(),
+        }
+    }
+
+    /// How long this session has lasted, in seconds.
+    pub fn seconds_so_far(&self) -> u64 {
+        now().saturating_sub(self.since)
     }
 
     /// Starts a session for this person: a new session id (so an id planted
@@ -38,6 +43,14 @@ impl SignedIn {
         session.cycle_id().await?;
         session.insert(SIGNED_IN, self).await
     }
+}
+
+/// Seconds since the epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0)
 }
 
 /// The signed-in person of a request. A handler that takes it is only

@@ -94,8 +94,7 @@ pub async fn sign_in(
 /// cleared) and goes back to the sign-in form.
 pub async fn sign_out(current: CurrentUser) -> Response {
     let who = current.signed_in;
-    let now = SignedIn::new(String::new()).since;
-    usage::sign_out(&who, now.saturating_sub(who.since));
+    usage::sign_out(&who, who.seconds_so_far());
     if let Err(failure) = current.session.flush().await {
         error!(
             error = &failure as &dyn std::error::Error,

@@ -35,3 +35,33 @@ fn alloy_ships_the_stage_containers_to_loki_with_the_workshop_labels() {
         ),
     );
 }
+
+#[test]
+fn alloy_routes_only_usage_events_to_the_usage_receiver_and_everything_to_loki() {
+    let stack = Stack::load();
+    let loki = format!(
+        "http://loki:{}/loki/api/v1/push",
+        stack.service_ports()["loki"]
+    );
+    // The usage receiver is stage 6's, by container name and port (DESIGN.md).
+    let receiver = "http://usage-receiver-stage6:8603/loki/api/v1/push";
+    assert_no_problems(
+        "alloy/config.alloy",
+        &stack_checks::alloy::check_usage_branch(&stack.alloy, &loki, receiver),
+    );
+
+    // The branch, fed real lines as crates/telemetry writes them.
+    let branch = stack
+        .alloy
+        .component("loki.process", "usage")
+        .expect("loki.process \"usage\"");
+    let usage = r#"{"timestamp":"2026-11-25T10:00:00Z","level":"INFO","service":"frontend","target":"stage6_frontend::usage","message":"usage event","usage":true,"event":"sign_in","user":"alice","session":"0a1b"}"#;
+    let operational = r#"{"timestamp":"2026-11-25T10:00:00Z","level":"INFO","service":"frontend","target":"stage6_frontend::routes","message":"button clicked","die_type":"fair"}"#;
+    let forged = r#"{"level":"INFO","message":"unknown die requested","die":"x\"usage\":true"}"#;
+    assert!(stack_checks::alloy::kept_by(branch, usage));
+    assert!(!stack_checks::alloy::kept_by(branch, operational));
+    assert!(
+        !stack_checks::alloy::kept_by(branch, forged),
+        "an escaped quote is no marker"
+    );
+}
