@@ -9,10 +9,13 @@ use crate::compose::Service;
 use crate::{Problems, host_and_port};
 
 /// The uids every dashboard and link relies on, with their datasource types.
-pub const REQUIRED_DATASOURCES: [(&str, &str); 3] = [
+pub const REQUIRED_DATASOURCES: [(&str, &str); 4] = [
     ("prometheus", "prometheus"),
     ("loki", "loki"),
     ("tempo", "tempo"),
+    // Stage 6's usage analytics, from the usage receiver's table. The
+    // current plugin id; `postgres` is its deprecated alias (PITFALLS 18).
+    ("usage-db", "grafana-postgresql-datasource"),
 ];
 
 /// A provisioned datasource.
@@ -312,10 +315,15 @@ mod tests {
     }
 
     fn ports() -> BTreeMap<String, u16> {
-        [("prometheus", 9090), ("loki", 3100), ("tempo", 3200)]
-            .into_iter()
-            .map(|(name, port)| (name.to_owned(), port))
-            .collect()
+        [
+            ("prometheus", 9090),
+            ("loki", 3100),
+            ("tempo", 3200),
+            ("postgres-stage6", 5432),
+        ]
+        .into_iter()
+        .map(|(name, port)| (name.to_owned(), port))
+        .collect()
     }
 
     const GOOD: &str = r#"
@@ -341,6 +349,7 @@ datasources:
         tags: [{key: service.name, value: service_name}]
       serviceMap: {datasourceUid: prometheus}
       nodeGraph: {enabled: true}
+  - {name: Usage, type: grafana-postgresql-datasource, uid: usage-db, url: "postgres-stage6:5432"}
 "#;
 
     #[test]
