@@ -346,3 +346,52 @@ pub fn promql_selectors(expression: &str) -> Result<Vec<Selector>, String> {
     let _ = walk_expr(&mut collect, &expr);
     Ok(collect.0)
 }
+
+/// Expands the Grafana SQL macros the dashboards use, as Grafana's PostgreSQL
+/// datasource would for a time range of the last hour:
+/// `$__timeFilter(col)` and `$__timeGroupAlias(col, '1m')` (any interval in
+/// seconds, minutes or hours).
+///
+/// ```
+/// let sql = dashboards::expand_sql("SELECT $__timeGroupAlias(t, '1m'), count(*) FROM x WHERE $__timeFilter(t) GROUP BY 1");
+/// assert_eq!(
+///     sql,
+///     "SELECT to_timestamp(floor(extract(epoch FROM t) / 60) * 60) AS \"time\", count(*) FROM x \
+///      WHERE t BETWEEN now() - interval '1 hour' AND now() + interval '1 minute' GROUP BY 1"
+/// );
+/// ```
+pub fn expand_sql(text: &str) -> String {
+    let mut out = text.to_owned();
+    while let Some(start) = out.find("$__timeFilter(") {
+        let args_start = start + "$__timeFilter(".len();
+        let Some(end) = out[args_start..].find(')').map(|i| args_start + i) else {
+            break;
+        };
+        let column = out[args_start..end].trim().to_owned();
+        out.replace_range(
+            start..=end,
+            &format!("{column} BETWEEN now() - interval '1 hour' AND now() + interval '1 minute'"),
+        );
+    }
+    while let Some(start) = out.find("$__timeGroupAlias(") {
+        let args_start = start + "$__timeGroupAlias(".len();
+        let Some(end) = out[args_start..].find(')').map(|i| args_start + i) else {
+            break;
+        };
+        let args: Vec<&str> = out[args_start..end].split(',').map(str::trim).collect();
+        let column = args.first().copied().unwrap_or("time").to_owned();
+        let interval = args.get(1).map(|i| i.trim_matches('\'')).unwrap_or("1m");
+        let (number, unit) = interval.split_at(interval.len().saturating_sub(1));
+        let seconds = number.parse::<u64>().unwrap_or(1)
+            * match unit {
+                "h" => 3600,
+                "m" => 60,
+                _ => 1,
+            };
+        out.replace_range(
+            start..=end,
+            &format!("to_timestamp(floor(extract(epoch FROM {column}) / {seconds}) * {seconds}) AS \"time\""),
+        );
+    }
+    out
+}

@@ -1,6 +1,7 @@
 //! End to end without Docker: signed-in traffic through the frontend, its
 //! stdout through the usage forwarder (Alloy's part) to the usage receiver:
-//! one row per usage line, nothing lost, nothing twice.
+//! one row per usage line, nothing lost, nothing twice; and the usage
+//! dashboard's SQL panels answer from those rows.
 
 use std::time::Duration;
 
