@@ -35,7 +35,7 @@ pub use logs::LogCapture;
 pub use otlp::{
     AttributeValue, CollectorBehaviour, Kind, OtlpReceiver, ReceivedSpan, Status, WaitError,
 };
-pub use postgres::PostgresCluster;
+pub use postgres::{PostgresCluster, PostgresExporter};
 pub use prometheus::{PrometheusServer, ScrapeTarget, has_number, value_of};
 pub use service::{TestService, telemetry_config};
 pub use usage_forwarder::{ForwardError, USAGE_MARKER, forward_usage_lines, usage_lines};

@@ -220,3 +220,47 @@ impl Drop for PostgresCluster {
             .output();
     }
 }
+
+/// Debian's `prometheus-postgres-exporter` watching a cluster, on a free
+/// loopback port; killed when dropped.
+pub struct PostgresExporter {
+    child: std::process::Child,
+    address: String,
+}
+
+impl PostgresExporter {
+    /// Starts the exporter against `database` of `cluster`. Panics with an
+    /// install hint if the binary is missing.
+    pub fn start(cluster: &PostgresCluster, database: &str) -> Self {
+        let binary = std::path::Path::new("/usr/bin/prometheus-postgres-exporter");
+        assert!(
+            binary.exists(),
+            "{} not found: install Debian's `prometheus-postgres-exporter` (bash .ci/run does)",
+            binary.display()
+        );
+        let address = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(binary)
+            .arg(format!("--web.listen-address={address}"))
+            .env(
+                "DATA_SOURCE_NAME",
+                format!("{}?sslmode=disable", cluster.url(database)),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start prometheus-postgres-exporter");
+        Self { child, address }
+    }
+
+    /// `host:port` serving `/metrics`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+}
+
+impl Drop for PostgresExporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
