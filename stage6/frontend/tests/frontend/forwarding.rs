@@ -10,7 +10,7 @@ use testkit::TestService;
 
 use crate::helpers::{Stage6, TIMEOUT, browser_like_client, sign_in, spawn_stage, submit_batch};
 
-async fn spawn_usage_receiver(stage: &Stage6) -> TestService {
+pub async fn spawn_usage_receiver(stage: &Stage6) -> TestService {
     stage.database.psql("dicedb", "CREATE DATABASE usagedb");
     let config = usage_receiver::Config {
         port: 0,

@@ -5,6 +5,7 @@
 
 mod batches;
 mod browser;
+mod dashboard;
 mod failures;
 mod forwarding;
 mod helpers;
