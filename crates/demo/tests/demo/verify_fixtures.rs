@@ -31,6 +31,7 @@ const fn service(name: &'static str) -> Service {
         peers: &[],
         series: &[],
         span_names: &[],
+        env: &[],
     }
 }
 
@@ -55,6 +56,7 @@ static RECORDED_STAGE: Stage = Stage {
         },
     ],
     scenario: Scenario::RollMix { dice: &[] },
+    checks: &[],
 };
 
 fn fixtures() -> PathBuf {
