@@ -17,16 +17,23 @@
 //!   the test may stop and start.
 //! * `prometheus`: [`PrometheusServer`], Debian's real Prometheus scraping the
 //!   services, queried through its HTTP API.
+//! * `dashboard`: [`DashboardQueries`], a Grafana dashboard's PromQL run
+//!   against such a Prometheus (every stage's dashboard test).
+//! * `traffic`: [`RequestLoop`], steady bounded requests in the background
+//!   while Prometheus scrapes.
 
 mod background;
 mod browser;
+mod dashboard;
 mod logs;
 mod otlp;
 mod postgres;
 mod prometheus;
 mod service;
+mod traffic;
 
 pub use browser::{Browser, artefacts_dir};
+pub use dashboard::DashboardQueries;
 pub use logs::LogCapture;
 pub use otlp::{
     AttributeValue, CollectorBehaviour, Kind, OtlpReceiver, ReceivedSpan, Status, WaitError,
@@ -34,6 +41,7 @@ pub use otlp::{
 pub use postgres::PostgresCluster;
 pub use prometheus::{PrometheusServer, ScrapeTarget, has_number, value_of};
 pub use service::{TestService, telemetry_config};
+pub use traffic::RequestLoop;
 
 /// A loopback port that was free a moment ago, for programs that cannot be
 /// told to pick their own (Prometheus, PostgreSQL).
