@@ -173,7 +173,7 @@ async fn run_comparison(args: &Args, stage: &stages::Stage) -> anyhow::Result<()
     ) {
         bail!("--compare needs the dice-roller's /roll-async: stage 4 or later (--stage 4)");
     }
-    if args.sizes.is_empty() || args.sizes.iter().any(|size| *size == 0) || args.repetitions == 0 {
+    if args.sizes.is_empty() || args.sizes.contains(&0) || args.repetitions == 0 {
         bail!("--sizes are batch sizes from 1 up, and --repetitions at least 1");
     }
     let base_url = match &args.url {
