@@ -7,10 +7,10 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 STAGE_GOALS := stage1 stage2 stage3 stage4 stage5 stage6
-STAGE_ACTIONS := up down logs traffic outage
+STAGE_ACTIONS := up down logs traffic compare outage
 ACTION := $(firstword $(filter $(STAGE_ACTIONS),$(MAKECMDGOALS)))
 
-.PHONY: help test lint build run demo verify stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
+.PHONY: help test lint build run demo verify diff stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
 
 help: ## list the commands
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,13 @@ demo: ## no Docker needed: run the newest stage (or STAGE=N) natively, send traf
 verify: ## the stage checklist (STAGE=N) against the Docker stack's Prometheus, Loki and Tempo
 	$(CARGO) run -q -p demo --bin verify -- $(STAGE_ARG) $(VERIFY_ARGS)
 
+# make diff FROM=2 TO=3 [ONLY=dice-roller]: the unified diff of stage3/ against
+# stage2/ without the mechanical renames (package names, crate paths, ports,
+# stage numbers), so what remains is the lesson. TO defaults to FROM + 1.
+diff: ## what stage TO adds to stage FROM (FROM=1 TO=2, ONLY=dice-roller to narrow it)
+	@test -n "$(FROM)" || { echo "usage: make diff FROM=1 TO=2 [ONLY=frontend]" >&2; exit 2; }
+	@$(CARGO) run -q -p stage-diff -- --from $(FROM) $(if $(TO),--to $(TO)) $(if $(ONLY),--only $(ONLY))
+
 # --- the observability stack (needs Docker) -----------------------------------
 
 STACK_COMPOSE := docker compose -f stack/docker-compose.yml
@@ -72,7 +79,7 @@ $(STAGE_ACTIONS):
 
 # --- stage actions (STAGE=N) -------------------------------------------------
 
-.PHONY: stage-up stage-down stage-logs stage-traffic stage-outage
+.PHONY: stage-up stage-down stage-logs stage-traffic stage-compare stage-outage
 
 # Simulated users against the stage's entry service on localhost, bounded
 # (TRAFFIC_DURATION=1m or TRAFFIC_REQUESTS=N; 15 s by default). Its spans go
@@ -80,6 +87,13 @@ $(STAGE_ACTIONS):
 stage-traffic: ## (make stageN traffic) simulated users against stage N, then a latency summary
 	OTEL_EXPORTER_OTLP_ENDPOINT="$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://localhost:4318}" \
 		$(CARGO) run -q -p traffic-gen -- --stage $(STAGE) $(TRAFFIC_ARGS)
+
+# make stage4 compare: N sequential /roll calls against one /roll-async?times=N
+# on the stage's dice-roller, for N in 1, 5, 10, 20, and the speed-up table.
+# Bounded: COMPARE_REPETITIONS (default 5) runs per size and mode.
+stage-compare: ## (make stage4 compare) one die at a time vs all at once, as a table
+	OTEL_EXPORTER_OTLP_ENDPOINT="$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://localhost:4318}" \
+		$(CARGO) run -q -p traffic-gen -- --stage $(STAGE) --compare $(COMPARE_ARGS)
 
 STAGE_COMPOSE = docker compose -f stage$(STAGE)/docker-compose.yml
 

@@ -65,7 +65,9 @@ pub struct Target {
     pub ref_id: String,
     /// The target's own datasource, or else its panel's.
     pub datasource: Option<DatasourceRef>,
-    /// PromQL or LogQL (`expr`), TraceQL (`query`), or SQL (`rawSql`).
+    /// PromQL or LogQL (`expr`), TraceQL (`query`), SQL (`rawSql`), or the
+    /// label filter of a Tempo service-map query (`serviceMapQuery`, e.g.
+    /// `{server="dice-roller"}`, applied to Tempo's generated metrics).
     pub text: String,
 }
 
@@ -211,7 +213,7 @@ fn collect_panels(value: &Value, out: &mut Vec<Panel>) -> Result<(), String> {
         let panel_datasource = datasource(&panel["datasource"]);
         let mut targets = Vec::new();
         for target in panel["targets"].as_array().into_iter().flatten() {
-            let text = ["expr", "query", "rawSql"]
+            let text = ["expr", "query", "rawSql", "serviceMapQuery"]
                 .iter()
                 .find_map(|key| target[*key].as_str())
                 .unwrap_or("")
@@ -296,6 +298,14 @@ pub fn expand(text: &str, stage: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Metric names that do not come from a stage's services and so carry no
+/// `job`/`stage` labels: Tempo's metrics-generator writes `traces_*` (service
+/// graph, span metrics) into Prometheus with `client`/`server`/`service`
+/// labels instead. A test scraping only the services has no data for them.
+pub fn is_generated_by_tempo(metric: &str) -> bool {
+    metric.starts_with("traces_")
 }
 
 /// The metric names a PromQL expression selects, sorted, or the parse error.

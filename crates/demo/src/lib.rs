@@ -67,4 +67,12 @@ pub enum DemoError {
     Telemetry(#[from] telemetry::TelemetryError),
     #[error("interrupted; every service that was started has been stopped")]
     Interrupted,
+    #[error("cannot make a directory for the services' files")]
+    Files(#[source] std::io::Error),
+    #[error("cannot copy {source_path} for a service")]
+    Copy {
+        source_path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
 }

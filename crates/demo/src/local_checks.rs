@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use stages::{Stage, TRAFFIC_GEN};
+use stages::{Stage, StageCheck, TRAFFIC_GEN};
 use traffic_gen::Summary;
 
 use crate::checklist::Check;
@@ -275,4 +275,170 @@ pub fn traffic_ran(summary: &Summary) -> Check {
         problems.push(format!("{fact}: every request should get an HTTP answer"));
     }
     Check::from_problems(TRAFFIC, vec![fact], problems)
+}
+
+/// The title of a stage-specific check.
+pub fn stage_check_title(check: &StageCheck) -> String {
+    match check {
+        StageCheck::ConcurrentChildren {
+            service,
+            parent,
+            child,
+        } => format!("{service}: the {child} spans of a {parent} run concurrently"),
+    }
+}
+
+/// A stage-specific item of the checklist, on the spans of the run.
+pub fn stage_check(check: &StageCheck, spans: &[SpanRecord]) -> Check {
+    let title = stage_check_title(check);
+    match *check {
+        StageCheck::ConcurrentChildren {
+            service,
+            parent,
+            child,
+        } => {
+            let mut parents = 0;
+            let mut overlapping = 0;
+            let mut widest = 0;
+            for span in spans
+                .iter()
+                .filter(|span| span.service == service && span.name == parent)
+            {
+                parents += 1;
+                let children = children_of(spans, span, child);
+                let at_once = most_at_once(&children);
+                widest = widest.max(at_once);
+                if at_once >= 2 {
+                    overlapping += 1;
+                }
+            }
+            let fact = format!(
+                "{overlapping} of {parents} {parent} spans have {child} children that overlap; \
+                 at most {widest} at once"
+            );
+            if overlapping == 0 {
+                let why = if parents == 0 {
+                    format!("no {parent} span from {service}: did the traffic ask for it?")
+                } else {
+                    format!("{fact}: the {child} spans ran one after another")
+                };
+                Check::fail(title, vec![why])
+            } else {
+                Check::pass(title, vec![fact])
+            }
+        }
+    }
+}
+
+/// Whether one trace shows what `check` is about (for choosing the trace to
+/// draw).
+pub fn shows(check: &StageCheck, trace: &[&SpanRecord]) -> bool {
+    match *check {
+        StageCheck::ConcurrentChildren {
+            service,
+            parent,
+            child,
+        } => trace
+            .iter()
+            .filter(|span| span.service == service && span.name == parent)
+            .any(|span| {
+                let spans: Vec<SpanRecord> = trace.iter().map(|s| (*s).clone()).collect();
+                most_at_once(&children_of(&spans, span, child)) >= 2
+            }),
+    }
+}
+
+fn children_of<'a>(
+    spans: &'a [SpanRecord],
+    parent: &SpanRecord,
+    name: &str,
+) -> Vec<&'a SpanRecord> {
+    spans
+        .iter()
+        .filter(|span| {
+            span.trace_id == parent.trace_id
+                && span.name == name
+                && span.parent_span_id.as_deref() == Some(parent.span_id.as_str())
+        })
+        .collect()
+}
+
+/// The most spans running at the same moment.
+fn most_at_once(spans: &[&SpanRecord]) -> usize {
+    let mut events: Vec<(u64, i32)> = spans
+        .iter()
+        .flat_map(|span| [(span.start_unix_nanos, 1), (span.end_unix_nanos, -1)])
+        .collect();
+    // At the same instant an end comes before a start: touching is not overlapping.
+    events.sort_unstable();
+    let (mut running, mut most) = (0i32, 0i32);
+    for (_, change) in events {
+        running += change;
+        most = most.max(running);
+    }
+    most as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::tests::span;
+
+    const CHECK: StageCheck = StageCheck::ConcurrentChildren {
+        service: "dice-roller",
+        parent: "GET /roll-async",
+        child: "roll_die",
+    };
+
+    fn batch(trace: &str, rolls: &[(u64, u64)]) -> Vec<SpanRecord> {
+        let mut spans = vec![span(
+            "dice-roller",
+            "GET /roll-async",
+            Kind::Server,
+            (trace, "p", None),
+            0,
+            100,
+        )];
+        for (index, (start, end)) in rolls.iter().enumerate() {
+            let id = format!("r{index}");
+            spans.push(span(
+                "dice-roller",
+                "roll_die",
+                Kind::Internal,
+                (trace, &id, Some("p")),
+                *start,
+                *end,
+            ));
+        }
+        spans
+    }
+
+    #[test]
+    fn overlapping_rolls_pass_and_rolls_end_to_end_fail() {
+        let concurrent = batch("t1", &[(1, 50), (2, 80), (3, 30)]);
+        let check = stage_check(&CHECK, &concurrent);
+        assert!(check.passed, "{check:?}");
+        assert!(check.details[0].contains("at most 3 at once"), "{check:?}");
+
+        let sequential = batch("t2", &[(1, 30), (30, 60), (60, 90)]);
+        let check = stage_check(&CHECK, &sequential);
+        assert!(!check.passed, "{check:?}");
+        assert!(check.details[0].contains("one after another"), "{check:?}");
+
+        let none = stage_check(&CHECK, &[]);
+        assert!(
+            none.details[0].contains("no GET /roll-async span"),
+            "{none:?}"
+        );
+    }
+
+    #[test]
+    fn a_trace_shows_the_lesson_when_its_batch_overlaps() {
+        let concurrent = batch("t1", &[(1, 50), (2, 80)]);
+        let refs: Vec<&SpanRecord> = concurrent.iter().collect();
+        assert!(shows(&CHECK, &refs));
+        let sequential = batch("t2", &[(1, 30), (30, 60)]);
+        let refs: Vec<&SpanRecord> = sequential.iter().collect();
+        assert!(!shows(&CHECK, &refs));
+    }
 }

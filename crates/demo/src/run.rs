@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use indicatif::ProgressBar;
-use stages::{Stage, TRAFFIC_GEN};
+use stages::{SettingValue, Stage, TRAFFIC_GEN};
 use testkit::OtlpReceiver;
 use tracing::instrument::WithSubscriber;
 use traffic_gen::{Budget, Summary, TrafficConfig, Workload};
@@ -152,9 +152,12 @@ pub async fn run(
 ) -> Result<DemoReport, DemoError> {
     let binaries = locate_binaries(options)?;
     let receiver = OtlpReceiver::start();
+    // Files the services get copies of (`SettingValue::CopyOfFile`); removed
+    // when the run ends.
+    let files = tempfile::tempdir().map_err(DemoError::Files)?;
     let mut running = Vec::new();
     let result = tokio::select! {
-        result = run_stage(options, &binaries, &receiver, &mut running) => result,
+        result = run_stage(options, &binaries, &receiver, files.path(), &mut running) => result,
         () = interrupted => Err(DemoError::Interrupted),
     };
     stop_all(&mut running, options).await;
@@ -186,6 +189,7 @@ async fn run_stage(
     options: &DemoOptions,
     binaries: &[PathBuf],
     receiver: &OtlpReceiver,
+    files: &Path,
     running: &mut Vec<ServiceProcess>,
 ) -> Result<DemoReport, DemoError> {
     let stage = options.stage;
@@ -196,7 +200,7 @@ async fn run_stage(
         stage.number, stage.title
     ));
 
-    let starts = start_services(options, binaries, receiver, &http, running).await?;
+    let starts = start_services(options, binaries, receiver, files, &http, running).await?;
     let started = local_checks::services_answer(&starts);
     let all_up = started.passed;
     checklist.push(started);
@@ -233,7 +237,18 @@ async fn run_stage(
     checklist.push(local_checks::spans_received(stage, &spans));
     checklist.push(local_checks::traces_cross_services(stage, &spans, &summary));
     checklist.push(local_checks::traffic_ran(&summary));
-    let waterfall = representative(&spans).map(|trace| waterfall::render(&trace));
+    for check in stage.checks {
+        checklist.push(local_checks::stage_check(check, &spans));
+    }
+    // The trace that shows the stage's lesson, when it has one to show
+    // (stage 4: a batch whose rolls overlap), else the fullest.
+    let waterfall = representative(&spans, |trace| {
+        stage
+            .checks
+            .iter()
+            .all(|check| local_checks::shows(check, trace))
+    })
+    .map(|trace| waterfall::render(&trace));
     Ok(DemoReport {
         checklist,
         traffic: Some(summary),
@@ -246,13 +261,14 @@ async fn start_services(
     options: &DemoOptions,
     binaries: &[PathBuf],
     receiver: &OtlpReceiver,
+    files: &Path,
     http: &reqwest::Client,
     running: &mut Vec<ServiceProcess>,
 ) -> Result<Vec<ServiceStart>, DemoError> {
     let mut starts = Vec::new();
     for (service, binary) in options.stage.services.iter().zip(binaries) {
         let port = choose_port(options, service.port)?;
-        let env = service_env(options, service, port, receiver, running);
+        let env = service_env(options, service, port, receiver, files, running)?;
         narrate(
             options,
             &format!("starting {} on :{port} ...", service.name),
@@ -276,14 +292,16 @@ async fn start_services(
 }
 
 /// The variables a service runs with: its port and name, telemetry pointed
-/// at the embedded receiver, its peers' URLs, then the overrides.
+/// at the embedded receiver, its peers' URLs, its own settings (files copied
+/// into `files`), then the overrides.
 fn service_env(
     options: &DemoOptions,
     service: &stages::Service,
     port: u16,
     receiver: &OtlpReceiver,
+    files: &Path,
     running: &[ServiceProcess],
-) -> Vec<(String, String)> {
+) -> Result<Vec<(String, String)>, DemoError> {
     let mut env: Vec<(String, String)> = [
         ("PORT", port.to_string()),
         ("OTEL_SERVICE_NAME", service.name.to_owned()),
@@ -301,6 +319,15 @@ fn service_env(
             env.push((peer.variable.to_owned(), peer_process.base_url()));
         }
     }
+    for setting in service.env {
+        let value = match setting.value {
+            SettingValue::Text(text) => text.to_owned(),
+            SettingValue::CopyOfFile(relative) => copy_into(files, service.name, relative)?
+                .display()
+                .to_string(),
+        };
+        env.push((setting.variable.to_owned(), value));
+    }
     for change in options
         .overrides
         .iter()
@@ -308,7 +335,23 @@ fn service_env(
     {
         env.push((change.key.clone(), change.value.clone()));
     }
-    env
+    Ok(env)
+}
+
+/// Copies the repository file `relative` to `files/<service>/<file name>`,
+/// a directory of its own so a service watching it sees no other file.
+fn copy_into(files: &Path, service: &str, relative: &str) -> Result<PathBuf, DemoError> {
+    let source = stages::repository_root().join(relative);
+    let directory = files.join(service);
+    let copy_error = |error| DemoError::Copy {
+        source_path: source.clone(),
+        error,
+    };
+    std::fs::create_dir_all(&directory).map_err(copy_error)?;
+    let name = source.file_name().unwrap_or(source.as_os_str());
+    let copy = directory.join(name);
+    std::fs::copy(&source, &copy).map_err(copy_error)?;
+    Ok(copy)
 }
 
 fn choose_port(options: &DemoOptions, stage_port: u16) -> Result<u16, DemoError> {

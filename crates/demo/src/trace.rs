@@ -81,19 +81,25 @@ pub fn by_trace(spans: &[SpanRecord]) -> BTreeMap<&str, Vec<&SpanRecord>> {
     traces
 }
 
-/// The trace that shows the most: of the traces without an error, the one
-/// with the most spans, then the most services, then the longest. Traces with
-/// errors are chosen only when there is nothing else.
-pub fn representative(spans: &[SpanRecord]) -> Option<Vec<SpanRecord>> {
+/// The trace that shows the most: of the traces that show what `wanted`
+/// asks for (a stage's lesson), or failing that of any, the ones without an
+/// error; of those the one with the most services, then the most spans,
+/// then the longest. Traces with errors are chosen only when there is
+/// nothing else.
+pub fn representative(
+    spans: &[SpanRecord],
+    wanted: impl Fn(&[&SpanRecord]) -> bool,
+) -> Option<Vec<SpanRecord>> {
     by_trace(spans)
         .into_values()
         .max_by_key(|trace| {
+            let shows = wanted(trace);
             let clean = !trace.iter().any(|span| span.error);
             let mut services: Vec<&str> = trace.iter().map(|span| span.service.as_str()).collect();
             services.sort_unstable();
             services.dedup();
             let (start, end) = extent(trace.iter().copied());
-            (clean, trace.len(), services.len(), end - start)
+            (shows, clean, services.len(), trace.len(), end - start)
         })
         .map(|trace| trace.into_iter().cloned().collect())
 }
@@ -208,7 +214,9 @@ pub(crate) mod tests {
             span("b", "y", Kind::Server, ("good", "2", Some("1")), 0, 10),
             span("a", "x", Kind::Server, ("small", "1", None), 0, 10),
         ];
-        let trace = representative(&spans).unwrap();
+        let trace = representative(&spans, |_| true).unwrap();
         assert!(trace.iter().all(|span| span.trace_id == "good"));
+        let small = representative(&spans, |trace| trace[0].trace_id == "small").unwrap();
+        assert!(small.iter().all(|span| span.trace_id == "small"));
     }
 }

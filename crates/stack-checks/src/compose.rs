@@ -441,6 +441,7 @@ pub fn check_stage(compose: &ComposeFile, stage: u8, otlp_endpoint: &str) -> Pro
         };
         problems.extend(check_stage_service(
             &file,
+            compose.directory(),
             &service,
             planned,
             stage,
@@ -460,6 +461,7 @@ pub fn check_stage(compose: &ComposeFile, stage: u8, otlp_endpoint: &str) -> Pro
 
 fn check_stage_service(
     file: &str,
+    compose_directory: &Path,
     service: &Service<'_>,
     planned: &StageService,
     stage: u8,
@@ -509,6 +511,21 @@ fn check_stage_service(
     expect_env("PORT", &planned.port.to_string());
     expect_env("OTEL_SERVICE_NAME", name);
     expect_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_endpoint);
+    // Peers by container name: every stage's services share their compose
+    // names on the monitoring network, so `http://dice-roller:8200` may
+    // reach another stage's dice-roller.
+    for (variable, peer) in design::peers(name, stage) {
+        let port = design::stage_services(stage)
+            .into_iter()
+            .find(|service| service.name == peer)
+            .map_or(0, |service| service.port);
+        let url = format!("http://{}:{port}", design::container_name(peer, stage));
+        expect_env(variable, &url);
+    }
+    if design::links_to_grafana(name, stage) {
+        // The page's trace links are opened by a browser on the host.
+        expect_env("GRAFANA_URL", "http://localhost:3000");
+    }
     let environment_attribute = format!("deployment.environment.name=stage{stage}");
     let resource = environment
         .get("OTEL_RESOURCE_ATTRIBUTES")
@@ -521,6 +538,16 @@ fn check_stage_service(
         problem(format!(
             "OTEL_RESOURCE_ATTRIBUTES {resource:?} lacks {environment_attribute} (the dashboards' trace panels filter on it)"
         ));
+    }
+    if design::watches_specs_file(name, stage) {
+        match environment.get("DIE_SPECS_PATH") {
+            Some(path) => {
+                if let Err(why) = specs_directory_mount(compose_directory, service, path) {
+                    problem(why);
+                }
+            }
+            None => problem("sets no DIE_SPECS_PATH".to_owned()),
+        }
     }
     match service.build() {
         Some(build) => {
@@ -543,6 +570,47 @@ fn check_stage_service(
         None => problem("has no healthcheck".to_owned()),
     }
     problems
+}
+
+/// A watched file (`path` inside the container) must come from a bind mount
+/// of a directory holding it: editors save by renaming a new file over the
+/// old one, and a bind mount of the single file keeps showing the old inode,
+/// so the service would never see an edit.
+pub fn specs_directory_mount(
+    compose_directory: &Path,
+    service: &Service<'_>,
+    path: &str,
+) -> Result<(), String> {
+    let mount = service.mounts().into_iter().find_map(|mount| match mount {
+        Mount::Bind { source, target } => {
+            let inside = path.strip_prefix(target.trim_end_matches('/'))?;
+            let inside = inside.strip_prefix('/')?;
+            Some((source, inside.to_owned()))
+        }
+        _ => None,
+    });
+    let Some((source, inside)) = mount else {
+        let single = service.mounts().into_iter().any(
+            |mount| matches!(mount, Mount::Bind { target, .. } if target.trim_end_matches('/') == path),
+        );
+        return Err(if single {
+            format!(
+                "{path} is bind-mounted as a single file: an editor's save (a rename) would never reach the service; mount its directory"
+            )
+        } else {
+            format!("DIE_SPECS_PATH {path} is in no bind-mounted directory")
+        });
+    };
+    let directory = compose_directory.join(&source);
+    if !directory.is_dir() {
+        return Err(format!("{source} (mounted for {path}) is not a directory"));
+    }
+    if !directory.join(&inside).is_file() {
+        return Err(format!(
+            "{source}/{inside} (DIE_SPECS_PATH {path}) does not exist"
+        ));
+    }
+    Ok(())
 }
 
 /// The checks of the stack's compose file: DESIGN.md's services and ports,
@@ -703,6 +771,78 @@ services:
         assert!(problems.contains("volume undeclared"), "{problems}");
         assert!(problems.contains("/etc/passwd"), "{problems}");
         assert!(problems.contains("no fixed host port"), "{problems}");
+    }
+
+    #[test]
+    fn stage_checks_catch_peers_by_service_name_and_single_file_mounts() {
+        let directory = tempfile_dir();
+        std::fs::create_dir_all(directory.join("die-service")).unwrap();
+        std::fs::write(directory.join("die-service/dice.json"), "{}").unwrap();
+        let compose = ComposeFile::from_str(
+            directory.join("docker-compose.yml"),
+            r#"
+services:
+  die-service:
+    image: x:1
+    environment:
+      DIE_SPECS_PATH: /etc/die-service/dice.json
+    volumes: ["./die-service/dice.json:/etc/die-service/dice.json:ro"]
+  dice-roller:
+    image: x:1
+    environment:
+      DIE_SERVICE_URL: http://die-service:8302
+  frontend:
+    image: x:1
+    environment:
+      DICE_ROLLER_URL: http://dice-roller-stage3:8300
+      GRAFANA_URL: http://grafana:3000
+networks:
+  monitoring: {external: true}
+"#,
+        )
+        .unwrap();
+        let problems = check_stage(&compose, 3, "http://otel-collector:4318").join("\n");
+        for expected in [
+            "dice-roller: DIE_SERVICE_URL is Some(\"http://die-service:8302\"), expected \"http://die-service-stage3:8302\"",
+            "frontend: DIE_SERVICE_URL is None",
+            "frontend: GRAFANA_URL",
+            "bind-mounted as a single file",
+        ] {
+            assert!(problems.contains(expected), "{expected} in:\n{problems}");
+        }
+        assert!(!problems.contains("DICE_ROLLER_URL"), "{problems}");
+
+        let service = |volume: &str| {
+            ComposeFile::from_str(
+                directory.join("docker-compose.yml"),
+                &format!("services:\n  d:\n    image: x:1\n    volumes: [\"{volume}\"]\n"),
+            )
+            .unwrap()
+        };
+        let good = service("./die-service:/etc/die-service:ro");
+        let d = good.service("d").unwrap();
+        assert_eq!(
+            specs_directory_mount(good.directory(), &d, "/etc/die-service/dice.json"),
+            Ok(())
+        );
+        assert!(
+            specs_directory_mount(good.directory(), &d, "/etc/die-service/other.json")
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    /// A directory of this test's own.
+    fn tempfile_dir() -> PathBuf {
+        let directory = std::env::temp_dir().join(format!(
+            "stack-checks-compose-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory).unwrap();
+        directory
     }
 
     #[test]

@@ -15,12 +15,7 @@ use regex::Regex;
 
 use crate::Problems;
 
-/// Metric names that do not come from a stage's services and so carry no
-/// `job`/`stage` labels: Tempo's metrics-generator writes `traces_*` with
-/// `service`, `client` and `server` labels instead.
-pub fn is_generated_by_tempo(metric: &str) -> bool {
-    metric.starts_with("traces_")
-}
+pub use dashboards::is_generated_by_tempo;
 
 /// A label matcher `(label, op, value)`.
 pub type Matcher = (String, String, String);
@@ -274,6 +269,21 @@ pub fn check_traceql(query: &str) -> Problems {
         return vec![format!("TraceQL: unclosed quote or brace in {query}")];
     }
     Vec::new()
+}
+
+/// The check of a query a test cannot run for data (it needs Loki, Tempo,
+/// or Tempo's generated `traces_*` series): parse it in its language.
+pub fn check_parsed_only(language: Language, query: &str) -> Problems {
+    match language {
+        Language::PromQL => promql_selectors(query)
+            .err()
+            .map(|error| format!("PromQL does not parse: {error}: {query}"))
+            .into_iter()
+            .collect(),
+        Language::LogQL => check_logql(query),
+        Language::TraceQL => check_traceql(query),
+        other => vec![format!("a {other:?} query, which no stage test can run")],
+    }
 }
 
 /// The panel titles of a dashboard, for checking that the panels a stage's

@@ -76,6 +76,32 @@ pub fn stage_services(stage: u8) -> Vec<StageService> {
     services
 }
 
+/// The peers a stage's service calls, as `(variable, peer service)`: the
+/// variable holds the peer's base URL (DESIGN.md).
+pub fn peers(service: &str, stage: u8) -> Vec<(&'static str, &'static str)> {
+    let mut peers = Vec::new();
+    if service == "frontend" && stage >= 2 {
+        peers.push(("DICE_ROLLER_URL", "dice-roller"));
+    }
+    // Stage 3: the frontend lists the dice, the dice-roller looks each up.
+    if matches!(service, "frontend" | "dice-roller") && stage >= 3 {
+        peers.push(("DIE_SERVICE_URL", "die-service"));
+    }
+    peers
+}
+
+/// Whether the service serves a page whose links a browser opens: its
+/// `GRAFANA_URL` must then be one the host can reach.
+pub fn links_to_grafana(service: &str, stage: u8) -> bool {
+    service == "frontend" && stage >= 2
+}
+
+/// Whether the service watches its die specifications file for changes
+/// (stages 3 and 4; from stage 5 the file only seeds the database).
+pub fn watches_specs_file(service: &str, stage: u8) -> bool {
+    service == "die-service" && (3..=4).contains(&stage)
+}
+
 /// `dice-roller-stage1`: unique on the shared network, unlike the service
 /// name, which every stage uses.
 pub fn container_name(service: &str, stage: u8) -> String {
@@ -155,6 +181,19 @@ mod tests {
             .unwrap();
         assert_eq!((postgres.port, postgres.host_port), (5432, 5532));
         assert_eq!(stage_services(1).len(), 1);
+    }
+
+    #[test]
+    fn peers_follow_the_stages() {
+        assert!(peers("frontend", 1).is_empty());
+        assert_eq!(peers("frontend", 2), [("DICE_ROLLER_URL", "dice-roller")]);
+        assert_eq!(peers("frontend", 3).len(), 2);
+        assert!(peers("dice-roller", 2).is_empty());
+        assert_eq!(
+            peers("dice-roller", 4),
+            [("DIE_SERVICE_URL", "die-service")]
+        );
+        assert!(peers("die-service", 3).is_empty());
     }
 
     #[test]

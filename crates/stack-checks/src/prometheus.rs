@@ -84,6 +84,16 @@ impl PrometheusConfig {
             .collect()
     }
 
+    /// The target of stage `stage`'s `service`, as DESIGN.md places it
+    /// (`frontend-stage2:8201`), with the job and labels the stack gives it:
+    /// what a test's own Prometheus must scrape the service under test with.
+    pub fn stage_target(&self, stage: u8, service: &str) -> Option<Target> {
+        let planned = design::stage_services(stage)
+            .into_iter()
+            .find(|planned| planned.name == service)?;
+        self.target(&design::scrape_address(&planned, stage))
+    }
+
     /// The target scraped at `address` (e.g. `dice-roller-stage1:8100`).
     pub fn target(&self, address: &str) -> Option<Target> {
         self.targets()
@@ -270,6 +280,8 @@ scrape_configs:
             (target.host(), target.port()),
             ("dice-roller-stage1", Some(8100))
         );
+        assert_eq!(config().stage_target(1, "dice-roller"), Some(target));
+        assert_eq!(config().stage_target(1, "frontend"), None);
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! for a new kind of traffic, a [`Scenario`] variant, which the compiler then
 //! makes `traffic-gen` implement), and [`newest`] moves on by itself.
 //!
+//! A service's environment beyond its port, telemetry and peers is data
+//! too: [`Service::env`] lists [`Setting`]s, each a fixed value or a
+//! resource the runner must provide (a copy of a repository file today; a
+//! throwaway database is the next kind, for stage 5). A new kind is a
+//! [`SettingValue`] variant, which the demo runner must then implement.
+//!
 //! ```
 //! let stage = stages::stage(1).unwrap();
 //! assert_eq!(stage.entry_service().port, 8100);
@@ -20,7 +26,7 @@ use std::fmt;
 pub const TRAFFIC_GEN: &str = "traffic-gen";
 
 /// Every stage that exists, in order. Stage N is `STAGES[N - 1]`.
-pub static STAGES: &[Stage] = &[STAGE_1];
+pub static STAGES: &[Stage] = &[STAGE_1, STAGE_2, STAGE_3, STAGE_4];
 
 /// One stage of the workshop: what runs, what traffic drives it, and which
 /// signals a healthy run leaves behind.
@@ -37,6 +43,8 @@ pub struct Stage {
     pub edges: &'static [Edge],
     /// What the simulated users do.
     pub scenario: Scenario,
+    /// What a healthy run shows beyond the checks every stage gets.
+    pub checks: &'static [StageCheck],
 }
 
 /// A service of a stage, natively runnable from the workspace's build.
@@ -58,6 +66,41 @@ pub struct Service {
     pub series: &'static [Series],
     /// Span names it must export once traffic has run.
     pub span_names: &'static [&'static str],
+    /// Further variables it needs to run natively (the extension point for
+    /// what is neither port, telemetry nor peer; see [`Setting`]).
+    pub env: &'static [Setting],
+}
+
+/// One variable of a service's environment and where its value comes from.
+#[derive(Debug)]
+pub struct Setting {
+    pub variable: &'static str,
+    pub value: SettingValue,
+}
+
+/// Where a [`Setting`]'s value comes from. Whoever starts services (the demo
+/// runner) implements every variant; a new one does not compile until it
+/// does.
+#[derive(Debug, Clone, Copy)]
+pub enum SettingValue {
+    /// This text.
+    Text(&'static str),
+    /// The path of a fresh copy of this file (relative to the repository
+    /// root), made in a directory of the run's own: the service may watch
+    /// it, the run may edit it, and the repository's copy stays as it is.
+    CopyOfFile(&'static str),
+}
+
+/// A stage-specific item of the checklist, checked on the spans of a run.
+#[derive(Debug, Clone, Copy)]
+pub enum StageCheck {
+    /// Stage 4: in `service`, the `child` spans under a `parent` span run
+    /// concurrently: at least two of them overlap in time.
+    ConcurrentChildren {
+        service: &'static str,
+        parent: &'static str,
+        child: &'static str,
+    },
 }
 
 /// A peer a service calls, and the variable holding the peer's base URL.
@@ -92,6 +135,34 @@ pub enum Scenario {
     RollMix {
         dice: &'static [(&'static str, u32)],
     },
+    /// Stage 2 and later: a person at the frontend's page, as a browser
+    /// drives it: `GET /`, then the form posted to `POST /roll`, again and
+    /// again from the page each answer shows (and `GET /` once more after a
+    /// page without a form).
+    Page {
+        dice: PageDice,
+        /// Stage 4: the "Number of rolls" and "Use async rolling" fields.
+        batches: Option<Batches>,
+    },
+}
+
+/// Which die a simulated person picks on the page.
+#[derive(Debug, Clone, Copy)]
+pub enum PageDice {
+    /// From these, by weight (stage 2: the page's dice are fixed in code).
+    Mix(&'static [(&'static str, u32)]),
+    /// Any of the dice the page offers, with equal chance (stage 3 and
+    /// later: the die-service's list, which may change while traffic runs).
+    Offered,
+}
+
+/// Stage 4's form fields, as the traffic fills them in.
+#[derive(Debug, Clone, Copy)]
+pub struct Batches {
+    /// Share of rolls with "Use async rolling" ticked (`ASYNC_PROBABILITY`).
+    pub async_probability: f64,
+    /// "Number of rolls" is drawn from 1..=this (`MAX_ASYNC_ROLLS`).
+    pub max_rolls: u32,
 }
 
 /// A stage number with no entry in [`STAGES`].
@@ -184,6 +255,7 @@ const STAGE_1: Stage = Stage {
             },
         ],
         span_names: &["GET /roll", "roll_die"],
+        env: &[],
     }],
     entry: "dice-roller",
     edges: &[Edge {
@@ -193,7 +265,375 @@ const STAGE_1: Stage = Stage {
     scenario: Scenario::RollMix {
         dice: &[("fair", 1), ("risky", 1)],
     },
+    checks: &[],
 };
+
+/// The frontend's series from stage 2 on: its RED metrics for the page and
+/// the form, its business metrics, and its calls to the dice-roller.
+const FRONTEND_SERIES: &[Series] = &[
+    Series {
+        name: "http_requests_total",
+        labels: &[("handler", "/"), ("method", "GET")],
+    },
+    Series {
+        name: "http_requests_total",
+        labels: &[("handler", "/roll"), ("method", "POST")],
+    },
+    Series {
+        name: "http_request_duration_seconds_bucket",
+        labels: &[("handler", "/roll")],
+    },
+    Series {
+        name: "frontend_button_clicks_total",
+        labels: &[("die_type", "fair")],
+    },
+    Series {
+        name: "frontend_requests_total",
+        labels: &[("die_type", "fair"), ("status_code", "200")],
+    },
+    Series {
+        name: "frontend_request_duration_seconds_bucket",
+        labels: &[("die_type", "fair")],
+    },
+    // Stage 2: the telemetry layer's client metrics of the call itself.
+    Series {
+        name: "http_client_requests_total",
+        labels: &[("peer", "dice-roller")],
+    },
+];
+
+/// The dice-roller's series from stage 3 on: stage 1's, plus its calls to
+/// the die-service.
+const DICE_ROLLER_SERIES_3: &[Series] = &[
+    Series {
+        name: "http_requests_total",
+        labels: &[("handler", "/roll"), ("method", "GET")],
+    },
+    Series {
+        name: "http_request_duration_seconds_bucket",
+        labels: &[("handler", "/roll")],
+    },
+    Series {
+        name: "dice_rolls_total",
+        labels: &[("die_type", "fair"), ("result", "success")],
+    },
+    Series {
+        name: "dice_roll_value_bucket",
+        labels: &[("die_type", "fair")],
+    },
+    Series {
+        name: "die_service_requests_total",
+        labels: &[("identifier", "fair"), ("status", "200")],
+    },
+    Series {
+        name: "die_service_request_duration_seconds_bucket",
+        labels: &[],
+    },
+    Series {
+        name: "http_client_requests_total",
+        labels: &[("peer", "die-service")],
+    },
+];
+
+const DIE_SERVICE_SERIES: &[Series] = &[
+    Series {
+        name: "http_requests_total",
+        labels: &[("handler", "/dice"), ("method", "GET")],
+    },
+    Series {
+        name: "die_specifications_requested_total",
+        labels: &[("identifier", "fair")],
+    },
+    Series {
+        name: "die_list_requests_total",
+        labels: &[],
+    },
+    Series {
+        name: "die_specifications_loaded",
+        labels: &[],
+    },
+];
+
+/// The die-service reads its dice from a copy of the shipped file
+/// (`DIE_SPECS_PATH`): the service polls it every second, so a run may change
+/// it under the service without touching the repository's.
+const fn die_service(stage: u8, package: &'static str, env: &'static [Setting]) -> Service {
+    Service {
+        name: "die-service",
+        package,
+        binary: package,
+        port: 8002 + 100 * stage as u16,
+        peers: &[],
+        series: DIE_SERVICE_SERIES,
+        span_names: &["GET /dice"],
+        env,
+    }
+}
+
+/// Who calls whom from stage 3 on: the frontend lists the dice and asks for
+/// rolls, the dice-roller looks every die up.
+const THREE_SERVICE_EDGES: &[Edge] = &[
+    Edge {
+        client: TRAFFIC_GEN,
+        server: "frontend",
+    },
+    Edge {
+        client: "frontend",
+        server: "dice-roller",
+    },
+    Edge {
+        client: "frontend",
+        server: "die-service",
+    },
+    Edge {
+        client: "dice-roller",
+        server: "die-service",
+    },
+];
+
+const FRONTEND_PEERS_3: &[Peer] = &[
+    Peer {
+        variable: "DICE_ROLLER_URL",
+        service: "dice-roller",
+    },
+    Peer {
+        variable: "DIE_SERVICE_URL",
+        service: "die-service",
+    },
+];
+
+const DICE_ROLLER_PEERS_3: &[Peer] = &[Peer {
+    variable: "DIE_SERVICE_URL",
+    service: "die-service",
+}];
+
+const STAGE_2: Stage = Stage {
+    number: 2,
+    title: "a frontend, one trace across two services",
+    services: &[
+        Service {
+            name: "dice-roller",
+            package: "stage2-dice-roller",
+            binary: "stage2-dice-roller",
+            port: 8200,
+            peers: &[],
+            series: &[
+                Series {
+                    name: "http_requests_total",
+                    labels: &[("handler", "/roll"), ("method", "GET")],
+                },
+                Series {
+                    name: "http_request_duration_seconds_bucket",
+                    labels: &[("handler", "/roll")],
+                },
+                Series {
+                    name: "dice_rolls_total",
+                    labels: &[("die_type", "fair"), ("result", "success")],
+                },
+                Series {
+                    name: "dice_rolls_total",
+                    labels: &[("die_type", "risky")],
+                },
+                Series {
+                    name: "dice_roll_value_bucket",
+                    labels: &[("die_type", "fair")],
+                },
+            ],
+            span_names: &["GET /roll", "roll_die"],
+            env: &[],
+        },
+        Service {
+            name: "frontend",
+            package: "stage2-frontend",
+            binary: "stage2-frontend",
+            port: 8201,
+            peers: &[Peer {
+                variable: "DICE_ROLLER_URL",
+                service: "dice-roller",
+            }],
+            series: FRONTEND_SERIES,
+            span_names: &["GET /", "POST /roll", "GET"],
+            env: &[],
+        },
+    ],
+    entry: "frontend",
+    edges: &[
+        Edge {
+            client: TRAFFIC_GEN,
+            server: "frontend",
+        },
+        Edge {
+            client: "frontend",
+            server: "dice-roller",
+        },
+    ],
+    scenario: Scenario::Page {
+        dice: PageDice::Mix(&[("fair", 1), ("risky", 1)]),
+        batches: None,
+    },
+    checks: &[],
+};
+
+const STAGE_3: Stage = Stage {
+    number: 3,
+    title: "a die-service, three hops and live configuration",
+    services: &[
+        die_service(
+            3,
+            "stage3-die-service",
+            &[Setting {
+                variable: "DIE_SPECS_PATH",
+                value: SettingValue::CopyOfFile("stage3/die-service/dice.json"),
+            }],
+        ),
+        Service {
+            name: "dice-roller",
+            package: "stage3-dice-roller",
+            binary: "stage3-dice-roller",
+            port: 8300,
+            peers: DICE_ROLLER_PEERS_3,
+            series: DICE_ROLLER_SERIES_3,
+            span_names: &["GET /roll", "roll_die", "GET"],
+            env: &[],
+        },
+        Service {
+            name: "frontend",
+            package: "stage3-frontend",
+            binary: "stage3-frontend",
+            port: 8301,
+            peers: FRONTEND_PEERS_3,
+            series: FRONTEND_SERIES,
+            span_names: &["GET /", "POST /roll", "GET"],
+            env: &[],
+        },
+    ],
+    entry: "frontend",
+    edges: THREE_SERVICE_EDGES,
+    scenario: Scenario::Page {
+        dice: PageDice::Offered,
+        batches: None,
+    },
+    checks: &[],
+};
+
+const STAGE_4: Stage = Stage {
+    number: 4,
+    title: "concurrent rolls, overlapping spans",
+    services: &[
+        die_service(
+            4,
+            "stage4-die-service",
+            &[Setting {
+                variable: "DIE_SPECS_PATH",
+                value: SettingValue::CopyOfFile("stage4/die-service/dice.json"),
+            }],
+        ),
+        Service {
+            name: "dice-roller",
+            package: "stage4-dice-roller",
+            binary: "stage4-dice-roller",
+            port: 8400,
+            peers: DICE_ROLLER_PEERS_3,
+            series: &[
+                Series {
+                    name: "http_requests_total",
+                    labels: &[("handler", "/roll-async"), ("method", "GET")],
+                },
+                Series {
+                    name: "http_requests_total",
+                    labels: &[("handler", "/roll"), ("method", "GET")],
+                },
+                Series {
+                    name: "async_rolls_total",
+                    labels: &[("die_type", "fair"), ("result", "success")],
+                },
+                Series {
+                    name: "async_roll_batch_size_bucket",
+                    labels: &[],
+                },
+                Series {
+                    name: "async_roll_duration_seconds_bucket",
+                    labels: &[],
+                },
+                Series {
+                    name: "async_rolls_in_progress",
+                    labels: &[],
+                },
+                Series {
+                    name: "dice_rolls_total",
+                    labels: &[("die_type", "fair"), ("result", "success")],
+                },
+                Series {
+                    name: "die_service_requests_total",
+                    labels: &[("identifier", "fair"), ("status", "200")],
+                },
+                Series {
+                    name: "http_client_requests_total",
+                    labels: &[("peer", "die-service")],
+                },
+            ],
+            span_names: &["GET /roll", "GET /roll-async", "roll_die", "GET"],
+            env: &[],
+        },
+        Service {
+            name: "frontend",
+            package: "stage4-frontend",
+            binary: "stage4-frontend",
+            port: 8401,
+            peers: FRONTEND_PEERS_3,
+            series: &[
+                Series {
+                    name: "http_requests_total",
+                    labels: &[("handler", "/roll"), ("method", "POST")],
+                },
+                Series {
+                    name: "frontend_button_clicks_total",
+                    labels: &[("die_type", "fair")],
+                },
+                Series {
+                    name: "frontend_requests_total",
+                    labels: &[("die_type", "fair"), ("status_code", "200")],
+                },
+                Series {
+                    name: "async_roll_requests_total",
+                    labels: &[],
+                },
+                Series {
+                    name: "http_client_requests_total",
+                    labels: &[("peer", "dice-roller")],
+                },
+                Series {
+                    name: "http_client_requests_total",
+                    labels: &[("peer", "die-service")],
+                },
+            ],
+            span_names: &["GET /", "POST /roll", "GET"],
+            env: &[],
+        },
+    ],
+    entry: "frontend",
+    edges: THREE_SERVICE_EDGES,
+    scenario: Scenario::Page {
+        dice: PageDice::Offered,
+        batches: Some(Batches {
+            async_probability: 0.5,
+            max_rolls: 10,
+        }),
+    },
+    checks: &[StageCheck::ConcurrentChildren {
+        service: "dice-roller",
+        parent: "GET /roll-async",
+        child: "roll_die",
+    }],
+};
+
+/// The repository this crate was built in, which [`SettingValue::CopyOfFile`]
+/// paths are relative to.
+pub fn repository_root() -> std::path::PathBuf {
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .canonicalize()
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../..").into())
+}
 
 #[cfg(test)]
 mod tests {
@@ -248,6 +688,32 @@ mod tests {
                         .binary
                         .starts_with(&format!("stage{}-", stage.number))
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn peers_start_first_and_copied_files_exist() {
+        for stage in STAGES {
+            for (index, service) in stage.services.iter().enumerate() {
+                for peer in service.peers {
+                    let peer_index = stage
+                        .services
+                        .iter()
+                        .position(|s| s.name == peer.service)
+                        .unwrap();
+                    assert!(
+                        peer_index < index,
+                        "{} before {}",
+                        peer.service,
+                        service.name
+                    );
+                }
+                for setting in service.env {
+                    if let SettingValue::CopyOfFile(path) = setting.value {
+                        assert!(repository_root().join(path).is_file(), "{path}");
+                    }
+                }
             }
         }
     }

@@ -17,20 +17,27 @@
 //!   the test may stop and start.
 //! * `prometheus`: [`PrometheusServer`], Debian's real Prometheus scraping the
 //!   services, queried through its HTTP API.
+//! * `dashboard`: [`DashboardQueries`], a Grafana dashboard's PromQL run
+//!   against such a Prometheus (every stage's dashboard test).
+//! * `traffic`: [`RequestLoop`], steady bounded requests in the background
+//!   while Prometheus scrapes.
 //! * `usage_forwarder`: [`forward_usage_lines`], Alloy's usage branch in
 //!   miniature (stage 6): usage lines out of a service's stdout, pushed to
 //!   the usage receiver.
 
 mod background;
 mod browser;
+mod dashboard;
 mod logs;
 mod otlp;
 mod postgres;
 mod prometheus;
 mod service;
+mod traffic;
 mod usage_forwarder;
 
 pub use browser::{Browser, artefacts_dir};
+pub use dashboard::DashboardQueries;
 pub use logs::LogCapture;
 pub use otlp::{
     AttributeValue, CollectorBehaviour, Kind, OtlpReceiver, ReceivedSpan, Status, WaitError,
@@ -38,6 +45,7 @@ pub use otlp::{
 pub use postgres::{PostgresCluster, PostgresExporter};
 pub use prometheus::{PrometheusServer, ScrapeTarget, has_number, value_of};
 pub use service::{TestService, telemetry_config};
+pub use traffic::RequestLoop;
 pub use usage_forwarder::{ForwardError, USAGE_MARKER, forward_usage_lines, usage_lines};
 
 /// A loopback port that was free a moment ago, for programs that cannot be

@@ -2,9 +2,17 @@
 //!
 //! A run starts `users` simulated users at once. Each user plays sessions of
 //! 1..=`max_requests_per_session` requests with a think time between them
-//! (the seed's NUM_USERS / MAX_ROLLS_PER_USER), then gives its place to a new
-//! user, until the [`Budget`] is spent: a duration, a request count, or both,
-//! whichever comes first. It always stops by itself.
+//! (the seed's NUM_USERS / MAX_ROLLS_PER_USER, MAX_REQUESTS_PER_USER from
+//! stage 2), then gives its place to a new user, until the [`Budget`] is
+//! spent: a duration, a request count, or both, whichever comes first. It
+//! always stops by itself.
+//!
+//! From stage 2 a user is a person at the frontend's page ([`Workload::Page`]):
+//! the page is loaded, then its form submitted from each page the answer
+//! shows, so the dice picked are the ones the page offers. Page loads and
+//! rolls are both requests of the summary, each with the page's status.
+//! Stage 4's comparison (`compare`) measures `/roll` one at a time against
+//! one `/roll-async` batch on the dice-roller itself.
 //!
 //! Every request is a trace of its own: a root `simulated_request` span and,
 //! below it, the CLIENT span of [`telemetry::HttpClient`], which injects W3C
@@ -28,18 +36,22 @@
 //! * `workload`: [`Workload`], what one simulated request is, per stage
 //!   scenario, and [`DieMix`], the weighted choice of die.
 //! * `users`: the user loop and the shared [`Budget`].
+//! * `compare`: stage 4's comparison of rolls one at a time and at once,
+//!   [`compare()`] and its [`Comparison`] table.
 //! * `summary`: [`Summary`], requests, errors by status, latency percentiles
 //!   and the trace ids worth pasting into Grafana.
 
+mod compare;
 mod summary;
 mod users;
 mod workload;
 
 use std::time::Duration;
 
+pub use compare::{CompareConfig, Comparison, ComparisonRow, Timings, compare, timings};
 pub use summary::{Outcome, RequestStatus, Summary, TraceRef};
 pub use users::{Budget, run};
-pub use workload::{DieMix, DieMixError, Workload};
+pub use workload::{DieMix, DieMixError, PageState, PlannedRequest, Workload};
 
 /// How much traffic to send, where, and at what pace.
 #[derive(Debug, Clone)]
@@ -61,16 +73,17 @@ pub struct TrafficConfig {
 
 impl TrafficConfig {
     /// Five users, sessions of up to ten requests, 0.2-1 s of thinking, for
-    /// `budget`; the pace of someone clicking Roll in a browser.
+    /// `budget`; the pace of someone clicking Roll in a browser. The request
+    /// timeout suits the workload (a stage 4 roll may be ten rolls in a row).
     pub fn new(base_url: reqwest::Url, workload: Workload, budget: Budget) -> Self {
         Self {
             base_url,
+            request_timeout: workload.request_timeout(),
             workload,
             users: 5,
             max_requests_per_session: 10,
             think_time: (Duration::from_millis(200), Duration::from_secs(1)),
             budget,
-            request_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -18,7 +18,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::TrafficConfig;
 use crate::summary::{Outcome, Recorder, RequestStatus, Summary};
-use crate::workload::PlannedRequest;
+use crate::workload::{PageState, PlannedRequest};
 
 /// How long a run lasts when neither a duration nor a request count is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(15);
@@ -197,14 +197,24 @@ async fn simulate_user(
     let mut user = first_user;
     loop {
         let session = rng.random_range(1..=config.max_requests_per_session.max(1));
+        // A new user has seen no page yet.
+        let mut page = PageState::default();
         let mut sent = 0;
         while sent < session {
             if !shared.take_ticket() {
                 info!(user, requests = sent, "user finished");
                 return;
             }
-            let planned = config.workload.plan(&config.base_url, &mut rng);
-            shared.record(simulated_request(&client, planned, user).await);
+            let planned = config.workload.plan(&config.base_url, &page, &mut rng);
+            let reads_pages = config.workload.reads_pages();
+            let (outcome, body) = simulated_request(&client, planned, user, reads_pages).await;
+            if let (RequestStatus::Http(status), Some(body)) = (outcome.status, body) {
+                page.saw(status, &body);
+            } else if reads_pages {
+                // No page came back: the user reloads.
+                page = PageState::default();
+            }
+            shared.record(outcome);
             sent += 1;
             let (least, most) = config.think_time;
             let think = rng.random_range(least..=most.max(least));
@@ -215,14 +225,21 @@ async fn simulate_user(
     }
 }
 
-/// Sends one request in a trace of its own and times it.
+/// Sends one request in a trace of its own and times it; returns the body
+/// too when `keep_body` (a page the user reads).
 ///
 /// The root span stands for the user's action; the client's CLIENT span
 /// below it is the one whose context travels in `traceparent`.
-async fn simulated_request(client: &HttpClient, planned: PlannedRequest, user: usize) -> Outcome {
+async fn simulated_request(
+    client: &HttpClient,
+    planned: PlannedRequest,
+    user: usize,
+    keep_body: bool,
+) -> (Outcome, Option<String>) {
     let span = tracing::info_span!(
         parent: None,
         "simulated_request",
+        "traffic.action" = planned.action,
         "die.type" = planned.die.as_str(),
         "traffic.user" = user as i64,
         "http.response.status_code" = Empty,
@@ -230,23 +247,30 @@ async fn simulated_request(client: &HttpClient, planned: PlannedRequest, user: u
     );
     let trace_id = trace_id_of(&span);
     let started = Instant::now();
-    let status = async {
-        let request = match client.request_builder().get(planned.url).build() {
+    let (status, body) = async {
+        let builder = match &planned.form {
+            Some(form) => client.request_builder().post(planned.url).form(form),
+            None => client.request_builder().get(planned.url),
+        };
+        let request = match builder.build() {
             Ok(request) => request,
-            Err(_) => return RequestStatus::Transport,
+            Err(_) => return (RequestStatus::Transport, None),
         };
         match client.send(request).await {
             Ok(response) => {
                 let code = response.status().as_u16();
                 // The latency covers the whole body, as a user sees it.
                 match response.bytes().await {
-                    Ok(_) => RequestStatus::Http(code),
-                    Err(error) if error.is_timeout() => RequestStatus::Timeout,
-                    Err(_) => RequestStatus::Transport,
+                    Ok(bytes) => (
+                        RequestStatus::Http(code),
+                        keep_body.then(|| String::from_utf8_lossy(&bytes).into_owned()),
+                    ),
+                    Err(error) if error.is_timeout() => (RequestStatus::Timeout, None),
+                    Err(_) => (RequestStatus::Transport, None),
                 }
             }
-            Err(error) if error.is_timeout() => RequestStatus::Timeout,
-            Err(_) => RequestStatus::Transport,
+            Err(error) if error.is_timeout() => (RequestStatus::Timeout, None),
+            Err(_) => (RequestStatus::Transport, None),
         }
     }
     .instrument(span.clone())
@@ -258,11 +282,12 @@ async fn simulated_request(client: &HttpClient, planned: PlannedRequest, user: u
     if status.is_error() {
         span.record("otel.status_code", "error");
     }
-    Outcome {
+    let outcome = Outcome {
         status,
         latency,
         trace_id,
-    }
+    };
+    (outcome, body)
 }
 
 /// The trace id OpenTelemetry gave `span`, as 32 lower-case hex digits.

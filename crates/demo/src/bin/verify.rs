@@ -4,8 +4,10 @@
 //!
 //! Checks that every PromQL query of `grafana-dashboards/stageN.json` returns
 //! data, samples a trace through every service of the stage from Tempo,
-//! finds its log lines in Loki, and reads the service graph's edges from
-//! Prometheus. Exits non-zero when an item fails.
+//! finds its log lines in Loki, reads the service graph's edges from
+//! Prometheus, and judges the stage's own checks on a trace from Tempo
+//! (stage 4: a `/roll-async` batch whose rolls overlap). Exits non-zero when
+//! an item fails.
 
 use std::io::Write as _;
 use std::path::PathBuf;

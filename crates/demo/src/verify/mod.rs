@@ -18,9 +18,10 @@ use std::fmt::Display;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use stages::Stage;
+use stages::{Stage, StageCheck};
 
 use crate::checklist::{Check, Checklist};
+use crate::local_checks;
 use crate::trace::SpanRecord;
 use loki::LokiLine;
 use prometheus::Sample;
@@ -165,7 +166,38 @@ pub async fn verify(options: &VerifyOptions) -> Checklist {
         .await
         .map(|samples| service_graph::edges(&samples));
     checklist.push(graph_check(stage, &graph));
+    for check in stage.checks {
+        let query = tempo::traces_showing(check);
+        let trace = match stack.sample(&query, since, now).await {
+            Ok(Some(trace_id)) => stack.trace(&trace_id).await,
+            Ok(None) => Ok(None),
+            Err(error) => Err(error),
+        };
+        checklist.push(stage_check_in_tempo(check, &query, &trace));
+    }
     checklist
+}
+
+/// A stage's own check (stage 4: a batch's rolls overlap) on a trace Tempo
+/// found for it.
+pub fn stage_check_in_tempo(
+    check: &StageCheck,
+    query: &str,
+    trace: &Result<Option<Vec<SpanRecord>>, ApiError>,
+) -> Check {
+    match trace {
+        Ok(Some(spans)) => local_checks::stage_check(check, spans),
+        Ok(None) => Check::fail(
+            local_checks::stage_check_title(check),
+            vec![format!(
+                "no trace in Tempo matches {query}: send traffic first"
+            )],
+        ),
+        Err(error) => Check::fail(
+            local_checks::stage_check_title(check),
+            vec![error.to_string()],
+        ),
+    }
 }
 
 /// Start and end of the lookback, in Unix seconds.
@@ -386,9 +418,20 @@ impl StackClient {
         since: u64,
         now: u64,
     ) -> Result<Option<String>, ApiError> {
+        self.sample(&tempo::traces_through(services), since, now)
+            .await
+    }
+
+    /// The newest trace (in the first page of results) matching `traceql`.
+    async fn sample(
+        &self,
+        traceql: &str,
+        since: u64,
+        now: u64,
+    ) -> Result<Option<String>, ApiError> {
         let url = format!("{}/api/search", self.endpoints.tempo);
         let query = [
-            ("q", tempo::traces_through(services)),
+            ("q", traceql.to_owned()),
             ("limit", "20".to_owned()),
             ("start", since.to_string()),
             ("end", now.to_string()),

@@ -163,6 +163,16 @@ pub fn parse_search(response: &Recorded) -> Result<Vec<FoundTrace>, ApiError> {
 
 /// TraceQL for traces with spans from every one of `services`: spansets
 /// joined with `&&` must all match within one trace.
+/// The TraceQL that finds a trace a stage check can be judged on: for
+/// stage 4, one with a `/roll-async` request in the dice-roller.
+pub fn traces_showing(check: &stages::StageCheck) -> String {
+    match check {
+        stages::StageCheck::ConcurrentChildren {
+            service, parent, ..
+        } => format!("{{resource.service.name=\"{service}\" && name=\"{parent}\"}}"),
+    }
+}
+
 pub fn traces_through(services: &[&str]) -> String {
     services
         .iter()

@@ -1,6 +1,6 @@
-//! The stage 1 demo, run as `make demo` runs it, on free ports; and the same
-//! run with one signal broken on purpose, which the checklist must catch and
-//! name.
+//! The stage 1 and stage 4 demos, run as `make demo` runs them, on free
+//! ports; and the stage 1 run with one signal broken on purpose, which the
+//! checklist must catch and name.
 //!
 //! The services are the real binaries from `target/debug/`, built by
 //! `make test` (`cargo build --workspace --all-targets`) before the tests run.
@@ -79,6 +79,61 @@ async fn make_demo_for_stage_1_passes_its_own_checklist_and_draws_a_trace() {
         "{waterfall}"
     );
     assert!(waterfall.contains("|█"), "{waterfall}");
+}
+
+/// The newest of stages 2 to 4 for real: three services, the die-service
+/// reading its copy of dice.json, traffic through the frontend's page, and
+/// the stage check that a batch's rolls overlap, drawn in the waterfall.
+#[tokio::test]
+async fn make_demo_for_stage_4_passes_and_draws_overlapping_rolls() {
+    let output = tokio::time::timeout(
+        DEADLINE,
+        Command::new(env!("CARGO_BIN_EXE_demo"))
+            .args(["--stage", "4", "--free-ports", "--duration", "3s"])
+            .args(["--env", "dice-roller:ROLL_MAX_DELAY_MS=200"])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the demo finishes by itself")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("all 7 checks passed"), "{stdout}");
+    for edge in [
+        "traffic-gen -> frontend",
+        "frontend -> dice-roller",
+        "frontend -> die-service",
+        "dice-roller -> die-service",
+    ] {
+        assert!(stdout.contains(edge), "{edge}: {stdout}");
+    }
+    assert!(
+        stdout.contains(
+            "[PASS] dice-roller: the roll_die spans of a GET /roll-async run concurrently"
+        ),
+        "{stdout}"
+    );
+    let waterfall = stdout
+        .split("== a representative trace ==")
+        .nth(1)
+        .and_then(|rest| rest.split("== checklist ==").next())
+        .expect("a waterfall");
+    assert!(waterfall.contains("GET /roll-async"), "{waterfall}");
+    assert!(waterfall.contains(", 4 services,"), "{waterfall}");
+    // Overlap, drawn: two roll_die bars start in the same column.
+    let starts: Vec<usize> = waterfall
+        .lines()
+        .filter(|line| line.contains("roll_die"))
+        .filter_map(|line| line.split('|').nth(1)?.chars().position(|c| c == '█'))
+        .collect();
+    assert!(starts.len() >= 2, "{waterfall}");
+    let first = starts[0];
+    assert!(
+        starts.iter().filter(|start| **start == first).count() >= 2,
+        "the rolls of a batch start together:\n{waterfall}"
+    );
 }
 
 #[tokio::test]

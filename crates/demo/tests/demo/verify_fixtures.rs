@@ -31,6 +31,7 @@ const fn service(name: &'static str) -> Service {
         peers: &[],
         series: &[],
         span_names: &[],
+        env: &[],
     }
 }
 
@@ -55,6 +56,7 @@ static RECORDED_STAGE: Stage = Stage {
         },
     ],
     scenario: Scenario::RollMix { dice: &[] },
+    checks: &[],
 };
 
 fn fixtures() -> PathBuf {
@@ -208,6 +210,55 @@ fn search_results_get_their_leading_zeros_back() {
             .unwrap_err()
             .to_string()
             .contains("invalid TraceQL query")
+    );
+}
+
+/// Stage 4's own check on a trace from Tempo: found by TraceQL, judged by
+/// the demo's rule (the batch's rolls overlap).
+#[test]
+fn the_stage_4_check_asks_tempo_for_a_batch_and_judges_its_rolls() {
+    let stage = stages::stage(4).unwrap();
+    let check = &stage.checks[0];
+    let query = tempo::traces_showing(check);
+    assert_eq!(
+        query,
+        r#"{resource.service.name="dice-roller" && name="GET /roll-async"}"#
+    );
+    let span =
+        |id: &str, name: &str, parent: Option<&str>, start: u64, end: u64| demo::SpanRecord {
+            service: "dice-roller".into(),
+            name: name.into(),
+            kind: if parent.is_some() {
+                Kind::Internal
+            } else {
+                Kind::Server
+            },
+            trace_id: SAMPLED.into(),
+            span_id: id.into(),
+            parent_span_id: parent.map(str::to_owned),
+            start_unix_nanos: start,
+            end_unix_nanos: end,
+            error: false,
+        };
+    let batch = vec![
+        span("p", "GET /roll-async", None, 0, 100),
+        span("a", "roll_die", Some("p"), 1, 60),
+        span("b", "roll_die", Some("p"), 2, 90),
+    ];
+    let passed = verify::stage_check_in_tempo(check, &query, &Ok(Some(batch)));
+    assert!(passed.passed, "{passed:?}");
+    // The recorded stage 3 trace has no batch at all.
+    let recorded = tempo::parse_trace(&recorded("tempo/trace-by-id.json", 200)).unwrap();
+    let failed = verify::stage_check_in_tempo(check, &query, &Ok(recorded));
+    assert!(!failed.passed);
+    assert!(
+        failed.details[0].contains("no GET /roll-async span"),
+        "{failed:?}"
+    );
+    let missing = verify::stage_check_in_tempo(check, &query, &Ok(None));
+    assert!(
+        missing.details[0].contains("no trace in Tempo matches"),
+        "{missing:?}"
     );
 }
 

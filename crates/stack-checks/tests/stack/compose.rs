@@ -15,10 +15,12 @@ fn the_stack_runs_pinned_images_on_the_design_ports_and_creates_the_network() {
 #[test]
 fn every_stage_compose_file_follows_the_design() {
     let stack = Stack::load();
-    assert!(
-        stack.stages.iter().any(|(stage, _)| *stage == 1),
-        "stage1/docker-compose.yml is missing"
-    );
+    for expected in 1..=4 {
+        assert!(
+            stack.stages.iter().any(|(stage, _)| *stage == expected),
+            "stage{expected}/docker-compose.yml is missing"
+        );
+    }
     let endpoint = stack.otlp_endpoint();
     for (stage, compose) in &stack.stages {
         assert_no_problems(

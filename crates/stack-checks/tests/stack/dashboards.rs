@@ -92,3 +92,94 @@ fn the_stage1_dashboard_has_every_panel_stages_md_lists() {
         );
     }
 }
+
+/// STAGES.md's panels for stages 2 to 4, each stage keeping the previous
+/// stage's: stage 2 adds the frontend and the service graph, stage 3 the
+/// die-service, the calls to it and per-edge panels, stage 4 async rolling.
+#[test]
+fn the_stage_2_to_4_dashboards_have_every_panel_stages_md_lists() {
+    let stack = Stack::load();
+    let stage2 = [
+        // Stage 1's, for the dice-roller.
+        "Dice-roller request rate",
+        "Dice-roller success rate",
+        "Error rate by die type",
+        "Dice-roller latency p50 / p95 / p99",
+        "Dice-roller mean latency",
+        "Rolls by die type",
+        "Roll values: fair die",
+        "Roll values: risky die",
+        "Dice-roller logs",
+        "Error logs",
+        "Traces",
+        // New in stage 2.
+        "Frontend request rate",
+        "Frontend success rate",
+        "Clicks by die type",
+        "Frontend -> dice-roller latency p50 / p95 / p99",
+        "Frontend logs",
+        "Service graph",
+    ];
+    let stage3 = [
+        "Die-service request rate",
+        "Specifications requested by identifier",
+        "Die-service latency p50 / p95 / p99",
+        "Dice-roller -> die-service rate",
+        "Dice-roller -> die-service errors",
+        "Dice-roller -> die-service p95",
+        "Die-service logs",
+        "Edges: requests per second",
+        "Edges: failed requests per second",
+        "Edges: p95 latency (server side)",
+    ];
+    let stage4 = [
+        "Async vs sync roll rate",
+        "Batch size quantiles",
+        "Rolls in progress",
+        "Sync vs async mean duration",
+        "Improvement ratio",
+    ];
+    for (stage, title, expected) in [
+        (2, "Dice Roller - Stage 2 (Frontend)", stage2.to_vec()),
+        (
+            3,
+            "Dice Roller - Stage 3 (Die Service)",
+            [&stage2[..], &stage3].concat(),
+        ),
+        (
+            4,
+            "Dice Roller - Stage 4 (Async Rolling)",
+            [&stage2[..], &stage3, &stage4].concat(),
+        ),
+    ] {
+        let path = stack
+            .repo
+            .path(&format!("grafana-dashboards/stage{stage}.json"));
+        let dashboard = Dashboard::load(&path).unwrap();
+        assert_eq!(dashboard.title, title);
+        let titles = panel_titles(&dashboard);
+        for panel in expected {
+            assert!(titles.contains(panel), "stage {stage}: no panel {panel:?}");
+        }
+        let kind = |title: &str| {
+            dashboard
+                .panels
+                .iter()
+                .find(|panel| panel.title == title)
+                .map(|panel| panel.kind.as_str())
+                .unwrap_or_default()
+        };
+        assert_eq!(kind("Service graph"), "nodeGraph", "stage {stage}");
+        assert_eq!(kind("Frontend success rate"), "gauge", "stage {stage}");
+        // The per-edge panels count only real edges (PITFALLS 19).
+        for query in dashboard.queries() {
+            if query.target.text.contains("traces_service_graph_request") {
+                assert!(
+                    query.target.text.contains("connection_type=\"\""),
+                    "stage {stage}, {}: a virtual_node edge is no real edge",
+                    query.panel.title
+                );
+            }
+        }
+    }
+}

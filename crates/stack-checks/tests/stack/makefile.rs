@@ -62,3 +62,17 @@ fn stack_targets_run_the_stack_compose_file() {
         assert!(printed.contains(command), "make {target}:\n{printed}");
     }
 }
+
+#[test]
+fn make_diff_and_compare_run_their_tools() {
+    let printed = dry_run(&["diff", "FROM=1", "TO=2"]);
+    assert!(
+        printed.contains("-p stage-diff -- --from 1 --to 2"),
+        "make diff:\n{printed}"
+    );
+    let printed = dry_run(&["stage4", "compare"]);
+    assert!(
+        printed.contains("-p traffic-gen -- --stage 4 --compare"),
+        "make stage4 compare:\n{printed}"
+    );
+}

@@ -3,6 +3,7 @@
 //! exporting to one in-process OTLP receiver.
 
 mod browser;
+mod dashboard;
 mod failures;
 mod helpers;
 mod metrics;

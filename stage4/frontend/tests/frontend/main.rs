@@ -4,6 +4,7 @@
 
 mod batches;
 mod browser;
+mod dashboard;
 mod failures;
 mod helpers;
 mod live_config;
