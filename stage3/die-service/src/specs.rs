@@ -145,9 +145,11 @@ impl SpecStore {
 /// in service.
 ///
 /// Stage 3: polling the contents, rather than inotify, is deliberate: editors
-/// save by writing a new file and renaming it over the old, and a Docker bind
-/// mount of a single file keeps showing the old one; comparing bytes every
-/// second works for every editor and every mount.
+/// save by writing a new file and renaming it over the old, which a watch on
+/// the old file never reports; comparing bytes every second catches any way
+/// of saving. (Under Docker, mount the file's directory, not the file: a
+/// single-file bind mount keeps showing the old file after such a rename,
+/// whatever the service does. The compose files do.)
 pub async fn watch(
     path: PathBuf,
     interval: Duration,
