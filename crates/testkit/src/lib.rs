@@ -42,7 +42,7 @@ pub use logs::LogCapture;
 pub use otlp::{
     AttributeValue, CollectorBehaviour, Kind, OtlpReceiver, ReceivedSpan, Status, WaitError,
 };
-pub use postgres::{PostgresCluster, PostgresExporter};
+pub use postgres::{PostgresCluster, PostgresError, PostgresExporter};
 pub use prometheus::{PrometheusServer, ScrapeTarget, has_number, value_of};
 pub use service::{TestService, telemetry_config};
 pub use traffic::RequestLoop;

@@ -12,17 +12,45 @@ use crate::free_port;
 ///
 /// `initdb` refuses to run as root, so as root every PostgreSQL command runs
 /// as the `postgres` user, on a directory that user owns (PITFALLS 12).
+///
+/// Tests use the methods that panic with the server's log (`start`, `stop`,
+/// ...); `make demo` uses their `try_` twins, which return a
+/// [`PostgresError`] for it to print.
 pub struct PostgresCluster {
     directory: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
 }
 
+/// Why a PostgreSQL command did not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    #[error(
+        "no PostgreSQL server under /usr/lib/postgresql: install Debian's `postgresql` (bash .ci/run does), or set PG_BIN"
+    )]
+    NotInstalled,
+    #[error("cannot prepare the cluster's directory")]
+    Directory(#[source] std::io::Error),
+    #[error("cannot run {program}")]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{program} {args} failed: {output}\nserver log:\n{log}")]
+    Failed {
+        program: String,
+        args: String,
+        output: String,
+        log: String,
+    },
+}
+
 /// The newest `/usr/lib/postgresql/<version>/bin`, where Debian keeps the
 /// server binaries (they are not on a fresh machine's PATH); `PG_BIN` overrides.
-fn postgres_bin() -> PathBuf {
+fn postgres_bin() -> Result<PathBuf, PostgresError> {
     if let Some(bin) = std::env::var_os("PG_BIN") {
-        return PathBuf::from(bin);
+        return Ok(PathBuf::from(bin));
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -35,9 +63,10 @@ fn postgres_bin() -> PathBuf {
         .filter(|(_, bin)| bin.join("initdb").exists())
         .collect();
     versions.sort();
-    versions.pop().map(|(_, bin)| bin).unwrap_or_else(|| {
-        panic!("no PostgreSQL server under /usr/lib/postgresql: install Debian's `postgresql` (bash .ci/run does)")
-    })
+    versions
+        .pop()
+        .map(|(_, bin)| bin)
+        .ok_or(PostgresError::NotInstalled)
 }
 
 fn running_as_root() -> bool {
@@ -48,18 +77,24 @@ fn running_as_root() -> bool {
 impl PostgresCluster {
     /// Creates and starts a cluster with an empty database named `database`.
     pub fn start(database: &str) -> Self {
-        let bin = postgres_bin();
-        let directory = tempfile::tempdir().expect("temporary directory");
+        Self::try_start(database).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`start`](Self::start), returning what went wrong instead of panicking.
+    pub fn try_start(database: &str) -> Result<Self, PostgresError> {
+        let bin = postgres_bin()?;
+        let directory = tempfile::tempdir().map_err(PostgresError::Directory)?;
         if running_as_root() {
             let status = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
                 .arg(directory.path())
                 .status()
-                .expect("chown");
-            assert!(
-                status.success(),
-                "cannot give the cluster directory to postgres"
-            );
+                .map_err(PostgresError::Directory)?;
+            if !status.success() {
+                return Err(PostgresError::Directory(std::io::Error::other(
+                    "chown to the postgres user failed: does the user exist?",
+                )));
+            }
         }
         let cluster = Self {
             directory,
@@ -78,21 +113,20 @@ impl PostgresCluster {
                 "--no-sync",
                 "--no-instructions",
             ],
-        );
-        cluster.start_again();
-        cluster.run(
+        )?;
+        cluster.try_start_again()?;
+        cluster.try_create_database(database)?;
+        Ok(cluster)
+    }
+
+    /// Creates another empty database in the cluster.
+    pub fn try_create_database(&self, database: &str) -> Result<(), PostgresError> {
+        let port = self.port.to_string();
+        self.run(
             "createdb",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &cluster.port.to_string(),
-                "-U",
-                "postgres",
-                database,
-            ],
-        );
-        cluster
+            &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", database],
+        )
+        .map(drop)
     }
 
     /// `postgres://postgres@127.0.0.1:<port>/<database>`.
@@ -107,6 +141,11 @@ impl PostgresCluster {
     /// Starts the server (again, after a stop), waiting until it accepts
     /// connections.
     pub fn start_again(&self) {
+        self.try_start_again()
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    pub fn try_start_again(&self) -> Result<(), PostgresError> {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port,
@@ -124,20 +163,31 @@ impl PostgresCluster {
                 "-w",
                 "start",
             ],
-        );
+        )
+        .map(drop)
     }
 
     /// A clean shutdown (`pg_ctl stop -m fast`): sessions are ended, the
     /// server writes a checkpoint and stops; connections are refused after.
     pub fn stop(&self) {
+        self.try_stop().unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    pub fn try_stop(&self) -> Result<(), PostgresError> {
         self.run(
             "pg_ctl",
             &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"],
-        );
+        )
+        .map(drop)
     }
 
     /// Runs `sql` with `psql` against `database` and returns its output.
     pub fn psql(&self, database: &str, sql: &str) -> String {
+        self.try_psql(database, sql)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    pub fn try_psql(&self, database: &str, sql: &str) -> Result<String, PostgresError> {
         let output = self.run(
             "psql",
             &[
@@ -155,8 +205,8 @@ impl PostgresCluster {
                 "-c",
                 sql,
             ],
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        )?;
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     }
 
     /// The server's log so far, for failure messages.
@@ -176,9 +226,9 @@ impl PostgresCluster {
             .to_string()
     }
 
-    /// Runs a PostgreSQL binary (as `postgres` when we are root) and panics
-    /// with its output if it fails.
-    fn run(&self, program: &str, args: &[&str]) -> Output {
+    /// Runs a PostgreSQL binary (as `postgres` when we are root); a failure
+    /// carries its output and the server's log.
+    fn run(&self, program: &str, args: &[&str]) -> Result<Output, PostgresError> {
         let binary = self.bin.join(program);
         let mut command = if running_as_root() {
             let mut command = Command::new("runuser");
@@ -191,15 +241,23 @@ impl PostgresCluster {
             .args(args)
             .current_dir(self.directory.path())
             .output()
-            .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()));
-        assert!(
-            output.status.success(),
-            "{program} {args:?} failed: {}{}\nserver log:\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
-            self.log()
-        );
-        output
+            .map_err(|source| PostgresError::Spawn {
+                program: binary.clone(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(PostgresError::Failed {
+                program: program.to_owned(),
+                args: format!("{args:?}"),
+                output: format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                ),
+                log: self.log(),
+            });
+        }
+        Ok(output)
     }
 }
 
