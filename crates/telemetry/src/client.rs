@@ -28,6 +28,7 @@ use crate::metrics::{HttpClientMetrics, method_label};
 pub struct HttpClient {
     client: reqwest::Client,
     peer: &'static str,
+    timeout: Duration,
     metrics: HttpClientMetrics,
 }
 
@@ -37,14 +38,34 @@ impl HttpClient {
         timeout: Duration,
         metrics: HttpClientMetrics,
     ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()?;
+        let client = Self::builder(timeout).build()?;
         Ok(Self {
             client,
             peer,
+            timeout,
             metrics,
+        })
+    }
+
+    fn builder(timeout: Duration) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+    }
+
+    /// The same client, instrumented the same way, keeping the cookies its
+    /// peer sets in `jar`: one browser's session (a signed-in simulated
+    /// user). It has connections of its own, as a browser would.
+    pub fn with_cookie_store(
+        &self,
+        jar: std::sync::Arc<reqwest::cookie::Jar>,
+    ) -> Result<Self, reqwest::Error> {
+        let client = Self::builder(self.timeout).cookie_provider(jar).build()?;
+        Ok(Self {
+            client,
+            peer: self.peer,
+            timeout: self.timeout,
+            metrics: self.metrics.clone(),
         })
     }
 
