@@ -7,7 +7,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 STAGE_GOALS := stage1 stage2 stage3 stage4 stage5 stage6
-STAGE_ACTIONS := up down logs traffic compare outage
+STAGE_ACTIONS := up down logs traffic compare load outage
 ACTION := $(firstword $(filter $(STAGE_ACTIONS),$(MAKECMDGOALS)))
 
 .PHONY: help test lint build run demo verify diff stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
@@ -79,7 +79,7 @@ $(STAGE_ACTIONS):
 
 # --- stage actions (STAGE=N) -------------------------------------------------
 
-.PHONY: stage-up stage-down stage-logs stage-traffic stage-compare stage-outage
+.PHONY: stage-up stage-down stage-logs stage-traffic stage-compare stage-load stage-outage
 
 # Simulated users against the stage's entry service on localhost, bounded
 # (TRAFFIC_DURATION=1m or TRAFFIC_REQUESTS=N; 15 s by default). Its spans go
@@ -94,6 +94,21 @@ stage-traffic: ## (make stageN traffic) simulated users against stage N, then a 
 stage-compare: ## (make stage4 compare) one die at a time vs all at once, as a table
 	OTEL_EXPORTER_OTLP_ENDPOINT="$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://localhost:4318}" \
 		$(CARGO) run -q -p traffic-gen -- --stage $(STAGE) --compare $(COMPARE_ARGS)
+
+# make stage5 load: list and get queries to the die-service on a fixed
+# schedule (open loop): QUERIES_PER_SECOND (20), DURATION_SECONDS (30),
+# LIST_TO_GET_RATIO (0.2, the share of lists); achieved rate, latency from the
+# schedule, error rate.
+stage-load: ## (make stage5 load) the database load test, open loop
+	OTEL_EXPORTER_OTLP_ENDPOINT="$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://localhost:4318}" \
+		$(CARGO) run -q -p traffic-gen -- --stage $(STAGE) --db-load $(LOAD_ARGS)
+
+# make stage5 outage: rolls at 10/s while `docker stop postgres-stage5` takes
+# the database away for OUTAGE_SECONDS (10), then `docker start`; prints the
+# failures seen and the time to recover. Needs `make stage5 up`.
+stage-outage: ## (make stage5 outage) stop PostgreSQL under traffic, start it, time the recovery
+	OTEL_EXPORTER_OTLP_ENDPOINT="$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://localhost:4318}" \
+		$(CARGO) run -q -p traffic-gen -- --stage $(STAGE) --outage $(OUTAGE_ARGS)
 
 STAGE_COMPOSE = docker compose -f stage$(STAGE)/docker-compose.yml
 

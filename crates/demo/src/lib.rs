@@ -15,6 +15,8 @@
 //! * `run`: the demo runner, [`run()`] with its [`DemoOptions`].
 //! * `processes`: services as child processes, output captured, stopped with
 //!   SIGTERM then SIGKILL.
+//! * `database`: the run's own throwaway PostgreSQL cluster (stages 5 and
+//!   6), which the outage drill stops and starts.
 //! * `local_checks`: the demo's checklist items, pure functions of what the
 //!   run measured.
 //! * `correlation`: which log lines count as in-request, and whether their
@@ -28,6 +30,7 @@
 
 pub mod checklist;
 pub mod correlation;
+mod database;
 pub mod exposition;
 pub mod local_checks;
 mod processes;
@@ -69,6 +72,10 @@ pub enum DemoError {
     Interrupted,
     #[error("cannot make a directory for the services' files")]
     Files(#[source] std::io::Error),
+    #[error("the stage names database {0} but the run has no PostgreSQL cluster")]
+    NoDatabase(&'static str),
+    #[error("cannot start the run's own PostgreSQL cluster")]
+    Database(#[from] testkit::PostgresError),
     #[error("cannot copy {source_path} for a service")]
     Copy {
         source_path: PathBuf,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use stages::{Stage, StageCheck, TRAFFIC_GEN};
-use traffic_gen::Summary;
+use traffic_gen::{OutageReport, Summary};
 
 use crate::checklist::Check;
 use crate::correlation::{LogLine, TrafficWindow, correlate};
@@ -18,6 +18,16 @@ pub const LOGS: &str = "in-request log lines carry the ids of a received span";
 pub const SPANS: &str = "spans received from every service";
 pub const TRACES: &str = "traces cross services (W3C trace context, service-graph edges)";
 pub const TRAFFIC: &str = "traffic generator ran";
+pub const OUTAGE: &str = "database outage: clear 503s within 2 s, then recovery with no restart";
+pub const USAGE: &str = "usage events routed to their own store, one row per line";
+pub const SECRETS: &str = "no password, hash or cookie in any log line, span attribute or /metrics";
+
+/// What marks a password hash in text: the PHC string every argon2 hash
+/// starts with.
+const HASH_MARKER: &str = "$argon2";
+/// Secrets shorter than this are not searched for: a three-letter password
+/// is found inside innocent words.
+const SHORTEST_SECRET: usize = 6;
 
 /// How a service's start went.
 #[derive(Debug, Clone)]
@@ -285,6 +295,11 @@ pub fn stage_check_title(check: &StageCheck) -> String {
             parent,
             child,
         } => format!("{service}: the {child} spans of a {parent} run concurrently"),
+        StageCheck::QueryUnderRequest {
+            service,
+            request,
+            query,
+        } => format!("{service}: a {query} CLIENT span under each {request}"),
     }
 }
 
@@ -327,6 +342,41 @@ pub fn stage_check(check: &StageCheck, spans: &[SpanRecord]) -> Check {
                 Check::pass(title, vec![fact])
             }
         }
+        StageCheck::QueryUnderRequest {
+            service,
+            request,
+            query,
+        } => {
+            let requests: Vec<&SpanRecord> = spans
+                .iter()
+                .filter(|span| {
+                    span.service == service && span.name == request && span.kind == Kind::Server
+                })
+                .collect();
+            let with_query = requests
+                .iter()
+                .filter(|span| has_query_child(spans.iter(), span, query))
+                .count();
+            let fact = format!(
+                "{with_query} of {} {request} spans have a {query} CLIENT child",
+                requests.len()
+            );
+            if requests.is_empty() {
+                Check::fail(
+                    title,
+                    vec![format!("no {request} SERVER span from {service}")],
+                )
+            } else if with_query < requests.len() {
+                Check::fail(
+                    title,
+                    vec![format!(
+                        "{fact}: every request reads the database, so every one should"
+                    )],
+                )
+            } else {
+                Check::pass(title, vec![fact])
+            }
+        }
     }
 }
 
@@ -345,7 +395,158 @@ pub fn shows(check: &StageCheck, trace: &[&SpanRecord]) -> bool {
                 let spans: Vec<SpanRecord> = trace.iter().map(|s| (*s).clone()).collect();
                 most_at_once(&children_of(&spans, span, child)) >= 2
             }),
+        StageCheck::QueryUnderRequest {
+            service,
+            request,
+            query,
+        } => trace
+            .iter()
+            .filter(|span| span.service == service && span.name == request)
+            .any(|span| has_query_child(trace.iter().copied(), span, query)),
     }
+}
+
+/// Stage 5's drill, from its report or why it could not run.
+pub fn outage_survived(drill: &Result<OutageReport, String>) -> Check {
+    match drill {
+        Ok(report) => {
+            let facts = report.to_string().lines().map(str::to_owned).collect();
+            let problems = report.problems();
+            if problems.is_empty() {
+                Check::pass(OUTAGE, facts)
+            } else {
+                let mut why = problems;
+                why.extend(report.to_string().lines().map(|line| format!("  {line}")));
+                Check::fail(OUTAGE, why)
+            }
+        }
+        Err(why) => Check::fail(OUTAGE, vec![format!("the drill could not run: {why}")]),
+    }
+}
+
+/// Stage 6: the usage lines `emitter` printed against the rows stored.
+/// `forwarded` is how many lines reached the receiver (or why not);
+/// `stored`, the rows counted in the table afterwards.
+pub fn usage_routed(
+    emitter: &str,
+    printed: &[&str],
+    forwarded: &Result<usize, String>,
+    stored: &Result<u64, String>,
+) -> Check {
+    let mut by_event: BTreeMap<String, usize> = BTreeMap::new();
+    for line in printed {
+        let event = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|value| value.get("event")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "(no event)".to_owned());
+        *by_event.entry(event).or_default() += 1;
+    }
+    let events: Vec<String> = by_event
+        .iter()
+        .map(|(event, count)| format!("{event} {count}"))
+        .collect();
+    let printed_fact = format!(
+        "{emitter} printed {} usage lines ({})",
+        printed.len(),
+        events.join(", ")
+    );
+    let mut problems = Vec::new();
+    if printed.is_empty() {
+        problems.push(format!(
+            "{emitter} printed no usage line during the traffic"
+        ));
+    }
+    if let Err(why) = forwarded {
+        problems.push(format!("forwarding them failed: {why}"));
+    }
+    let stored_fact = match stored {
+        Ok(rows) => {
+            if *rows != printed.len() as u64 {
+                problems.push(format!(
+                    "usage_stats holds {rows} rows for {} usage lines: every line must be one row",
+                    printed.len()
+                ));
+            }
+            format!("usage_stats holds {rows} rows")
+        }
+        Err(why) => {
+            problems.push(format!("the rows could not be counted: {why}"));
+            String::new()
+        }
+    };
+    if !problems.is_empty() {
+        problems.insert(0, printed_fact);
+        return Check::fail(USAGE, problems);
+    }
+    Check::pass(USAGE, vec![printed_fact, stored_fact])
+}
+
+/// Stage 6: looks for every secret the traffic handled (passwords it typed,
+/// session cookies it was given) and for any password hash in everything
+/// `captured` (each with where it came from: a service's log, a span's
+/// attribute, a `/metrics` page).
+pub fn no_secrets<'a>(
+    secrets: &[String],
+    captured: impl IntoIterator<Item = (String, &'a str)>,
+) -> Check {
+    let needles: Vec<&str> = secrets
+        .iter()
+        .map(String::as_str)
+        .filter(|secret| secret.chars().count() >= SHORTEST_SECRET)
+        .chain([HASH_MARKER])
+        .collect();
+    let finder = match aho_corasick::AhoCorasick::new(&needles) {
+        Ok(finder) => finder,
+        Err(error) => return Check::fail(SECRETS, vec![format!("cannot search: {error}")]),
+    };
+    let mut searched = 0usize;
+    let mut found = Vec::new();
+    for (origin, text) in captured {
+        searched += 1;
+        if let Some(hit) = finder.find(text) {
+            let what = if needles[hit.pattern().as_usize()] == HASH_MARKER {
+                "a password hash"
+            } else {
+                "a secret of the traffic"
+            };
+            // Never print the secret itself: say where it is.
+            found.push(format!("{what} in {origin}"));
+        }
+    }
+    let fact = format!(
+        "searched {searched} captured texts for {} secrets the traffic used and for password hashes",
+        needles.len() - 1
+    );
+    if needles.len() == 1 {
+        return Check::fail(
+            SECRETS,
+            vec![format!(
+                "{fact}: the traffic used no secret, so the search proves nothing"
+            )],
+        );
+    }
+    if found.is_empty() {
+        Check::pass(SECRETS, vec![fact, "found none".to_owned()])
+    } else {
+        let count = found.len();
+        let mut problems = vec![format!("{fact}: found {count}")];
+        problems.extend(found.into_iter().take(10));
+        Check::fail(SECRETS, problems)
+    }
+}
+
+/// Whether `request` has a CLIENT child named `query`.
+fn has_query_child<'a>(
+    spans: impl IntoIterator<Item = &'a SpanRecord>,
+    request: &SpanRecord,
+    query: &str,
+) -> bool {
+    spans.into_iter().any(|span| {
+        span.trace_id == request.trace_id
+            && span.name == query
+            && span.kind == Kind::Client
+            && span.parent_span_id.as_deref() == Some(request.span_id.as_str())
+    })
 }
 
 fn children_of<'a>(
@@ -440,5 +641,120 @@ mod tests {
         let sequential = batch("t2", &[(1, 30), (30, 60)]);
         let refs: Vec<&SpanRecord> = sequential.iter().collect();
         assert!(!shows(&CHECK, &refs));
+    }
+
+    const QUERY: StageCheck = StageCheck::QueryUnderRequest {
+        service: "die-service",
+        request: "GET /dice",
+        query: "SELECT die_specifications",
+    };
+
+    fn request_with_query(trace: &str, query_parent: &str, kind: Kind) -> Vec<SpanRecord> {
+        vec![
+            span(
+                "die-service",
+                "GET /dice",
+                Kind::Server,
+                (trace, "req", None),
+                0,
+                10,
+            ),
+            span(
+                "die-service",
+                "SELECT die_specifications",
+                kind,
+                (trace, "q", Some(query_parent)),
+                1,
+                2,
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_query_must_be_a_client_child_of_every_request() {
+        let good = request_with_query("t1", "req", Kind::Client);
+        assert!(stage_check(&QUERY, &good).passed);
+        let refs: Vec<&SpanRecord> = good.iter().collect();
+        assert!(shows(&QUERY, &refs));
+
+        // A root query span (the context lost across an await) and an
+        // INTERNAL one (no edge to the database) both fail.
+        for bad in [
+            request_with_query("t2", "elsewhere", Kind::Client),
+            request_with_query("t3", "req", Kind::Internal),
+        ] {
+            let check = stage_check(&QUERY, &bad);
+            assert!(!check.passed, "{check:?}");
+            assert!(check.details[0].contains("0 of 1"), "{check:?}");
+        }
+        let check = stage_check(&QUERY, &[]);
+        assert!(!check.passed);
+    }
+
+    #[test]
+    fn secrets_are_found_anywhere_and_never_printed() {
+        let secrets = vec!["hunter2-password".to_owned(), "abc".to_owned()];
+        let clean = [
+            (
+                "a log line".to_owned(),
+                r#"{"message":"signed in","user":"abc"}"#,
+            ),
+            (
+                "/metrics".to_owned(),
+                "sign_ins_total{result=\"success\"} 3",
+            ),
+        ];
+        let check = no_secrets(&secrets, clean.iter().map(|(o, t)| (o.clone(), *t)));
+        // "abc" is too short to search for; the user name is not a secret.
+        assert!(check.passed, "{check:?}");
+
+        let leaked = [
+            (
+                "a log line of frontend".to_owned(),
+                r#"{"password":"hunter2-password"}"#,
+            ),
+            (
+                "attribute x of a span".to_owned(),
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            ),
+        ];
+        let check = no_secrets(&secrets, leaked.iter().map(|(o, t)| (o.clone(), *t)));
+        assert!(!check.passed);
+        let details = check.details.join("\n");
+        assert!(details.contains("found 2"), "{details}");
+        assert!(details.contains("a secret of the traffic in a log line of frontend"));
+        assert!(details.contains("a password hash in attribute x of a span"));
+        assert!(
+            !details.contains("hunter2"),
+            "the report repeats the secret"
+        );
+
+        let check = no_secrets(&[], clean.iter().map(|(o, t)| (o.clone(), *t)));
+        assert!(!check.passed, "no secret searched for proves nothing");
+    }
+
+    #[test]
+    fn usage_rows_must_equal_usage_lines() {
+        let lines = [
+            r#"{"usage":true,"event":"sign_in","user":"alice"}"#,
+            r#"{"usage":true,"event":"roll","user":"alice"}"#,
+        ];
+        let check = usage_routed("frontend", &lines, &Ok(2), &Ok(2));
+        assert!(check.passed, "{check:?}");
+        assert!(
+            check.details[0].contains("(roll 1, sign_in 1)"),
+            "{check:?}"
+        );
+
+        for (forwarded, stored) in [
+            (Ok(2), Ok(1)),
+            (Ok(2), Ok(3)),
+            (Err("503 until the deadline".to_owned()), Ok(0)),
+            (Ok(2), Err("psql failed".to_owned())),
+        ] {
+            let check = usage_routed("frontend", &lines, &forwarded, &stored);
+            assert!(!check.passed, "{forwarded:?} {stored:?}");
+        }
+        assert!(!usage_routed("frontend", &[], &Ok(0), &Ok(0)).passed);
     }
 }

@@ -8,14 +8,15 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use indicatif::ProgressBar;
-use stages::{SettingValue, Stage, TRAFFIC_GEN};
+use stages::{NativeCheck, SettingValue, Stage, TRAFFIC_GEN};
 use testkit::OtlpReceiver;
 use tracing::instrument::WithSubscriber;
-use traffic_gen::{Budget, Summary, TrafficConfig, Workload};
+use traffic_gen::{Budget, OutagePlan, Summary, TrafficConfig, Workload};
 
 use crate::DemoError;
-use crate::checklist::Checklist;
+use crate::checklist::{Check, Checklist};
 use crate::correlation::{LogLine, TrafficWindow};
+use crate::database::RunDatabase;
 use crate::local_checks::{self, ServiceStart};
 use crate::processes::ServiceProcess;
 use crate::trace::{SpanRecord, representative};
@@ -30,6 +31,11 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const SPAN_SETTLE: Duration = Duration::from_secs(5);
 /// Services export every 200 ms, so spans arrive while the traffic runs.
 const SCHEDULE_DELAY_MS: &str = "200";
+/// How long the outage drill keeps the database down: long enough for
+/// every request of a few seconds to fail, short enough for a demo.
+const OUTAGE: Duration = Duration::from_secs(3);
+/// How long forwarding usage lines may keep retrying a failing receiver.
+const FORWARD_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Which ports the services listen on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,11 +163,39 @@ pub async fn run(
     let files = tempfile::tempdir().map_err(DemoError::Files)?;
     let mut running = Vec::new();
     let result = tokio::select! {
-        result = run_stage(options, &binaries, &receiver, files.path(), &mut running) => result,
+        result = async {
+            // Stages 5 and 6: a PostgreSQL of the run's own, dropped (stopped
+            // and removed) only after every service has stopped below.
+            if !options.stage.databases().is_empty() {
+                narrate(options, "starting a throwaway PostgreSQL cluster ...");
+            }
+            let database = RunDatabase::for_stage(options.stage).await?;
+            let context = RunContext {
+                options,
+                binaries: &binaries,
+                receiver: &receiver,
+                files: files.path(),
+                database: database.as_ref(),
+            };
+            let report = run_stage(&context, &mut running).await;
+            stop_all(&mut running, options).await;
+            report
+        } => result,
         () = interrupted => Err(DemoError::Interrupted),
     };
     stop_all(&mut running, options).await;
     result
+}
+
+/// What every step of a run reads.
+struct RunContext<'a> {
+    options: &'a DemoOptions,
+    binaries: &'a [PathBuf],
+    receiver: &'a OtlpReceiver,
+    /// Where copies of files go (`SettingValue::CopyOfFile`).
+    files: &'a Path,
+    /// The run's PostgreSQL, for stages whose services name a database.
+    database: Option<&'a RunDatabase>,
 }
 
 /// Each service's binary, or the build command that makes it.
@@ -186,12 +220,10 @@ fn locate_binaries(options: &DemoOptions) -> Result<Vec<PathBuf>, DemoError> {
 }
 
 async fn run_stage(
-    options: &DemoOptions,
-    binaries: &[PathBuf],
-    receiver: &OtlpReceiver,
-    files: &Path,
+    context: &RunContext<'_>,
     running: &mut Vec<ServiceProcess>,
 ) -> Result<DemoReport, DemoError> {
+    let options = context.options;
     let stage = options.stage;
     let say = |message: String| narrate(options, &message);
     let http = reqwest::Client::new();
@@ -200,7 +232,7 @@ async fn run_stage(
         stage.number, stage.title
     ));
 
-    let starts = start_services(options, binaries, receiver, files, &http, running).await?;
+    let starts = start_services(context, &http, running).await?;
     let started = local_checks::services_answer(&starts);
     let all_up = started.passed;
     checklist.push(started);
@@ -221,8 +253,48 @@ async fn run_stage(
         .iter()
         .find(|service| service.name == stage.entry)
         .map_or(stage.entry_service().port, |service| service.port);
-    let (summary, window) = send_traffic(options, receiver, entry_port).await?;
-    let scrapes = scrape_metrics(running, &http).await;
+    let (summary, window) = send_traffic(options, context.receiver, entry_port).await?;
+    let mut scrapes = scrape_metrics(running, &http).await;
+
+    // What only a run that owns the processes and the database can check,
+    // while the services still run.
+    let mut native = Vec::new();
+    for check in stage.native_checks {
+        match *check {
+            NativeCheck::UsageRouted {
+                emitter,
+                receiver,
+                database,
+                table,
+            } => {
+                say(format!(
+                    "forwarding {emitter}'s usage lines to {receiver}, as Alloy would ..."
+                ));
+                native
+                    .push(route_usage(context, running, emitter, receiver, database, table).await);
+            }
+            NativeCheck::DatabaseOutage { service, path } => {
+                say(format!(
+                    "outage drill: stopping PostgreSQL for {} s under traffic to {service} ...",
+                    OUTAGE.as_secs()
+                ));
+                native.push(outage_drill(context, running, service, path).await);
+            }
+            // Judged below, on everything the run captured.
+            NativeCheck::NoSecrets => {}
+        }
+    }
+    if !stage.native_checks.is_empty() {
+        // The checks above sent requests of their own (the usage
+        // receiver's first): what still runs is scraped again.
+        for (name, rescrape) in scrape_metrics(running, &http).await {
+            if let (Ok(text), Some((_, scrape))) =
+                (rescrape, scrapes.iter_mut().find(|(n, _)| *n == name))
+            {
+                *scrape = Ok(text);
+            }
+        }
+    }
 
     say("stopping the services (SIGTERM: drain, then flush spans) ...".into());
     stop_all(running, options).await;
@@ -230,7 +302,8 @@ async fn run_stage(
         .iter()
         .map(|service| (service.name, service.log_lines()))
         .collect();
-    let spans = settled_spans(receiver, &summary, stage.entry).await;
+    let received = settled_spans(context.receiver, &summary, stage.entry).await;
+    let spans: Vec<SpanRecord> = received.iter().map(SpanRecord::from).collect();
 
     checklist.push(local_checks::metrics_exposed(stage, &scrapes));
     checklist.push(local_checks::logs_correlated(stage, &logs, &spans, window));
@@ -240,8 +313,25 @@ async fn run_stage(
     for check in stage.checks {
         checklist.push(local_checks::stage_check(check, &spans));
     }
+    for check in native {
+        checklist.push(check);
+    }
+    if stage
+        .native_checks
+        .iter()
+        .any(|check| matches!(check, NativeCheck::NoSecrets))
+    {
+        let captured = captured_texts(running, &received, &scrapes);
+        checklist.push(local_checks::no_secrets(
+            &summary.secrets,
+            captured
+                .iter()
+                .map(|(origin, text)| (origin.clone(), text.as_str())),
+        ));
+    }
     // The trace that shows the stage's lesson, when it has one to show
-    // (stage 4: a batch whose rolls overlap), else the fullest.
+    // (stage 4: a batch whose rolls overlap; stage 5: a query under a
+    // request), else the fullest.
     let waterfall = representative(&spans, |trace| {
         stage
             .checks
@@ -256,19 +346,135 @@ async fn run_stage(
     })
 }
 
+/// Stage 5's drill: steady requests to `service`'s `path` while the run's
+/// PostgreSQL is stopped for [`OUTAGE`] and started again.
+async fn outage_drill(
+    context: &RunContext<'_>,
+    running: &[ServiceProcess],
+    service: &'static str,
+    path: &str,
+) -> Check {
+    let drill = async {
+        let database = context
+            .database
+            .ok_or("the stage names no database to stop")?;
+        let process = running
+            .iter()
+            .find(|process| process.name == service)
+            .ok_or_else(|| format!("{service} is not running"))?;
+        let url = format!("{}{path}", process.base_url())
+            .parse()
+            .map_err(|error| format!("{path}: {error}"))?;
+        // The drill's own requests are not part of the traffic's traces.
+        let mut config = telemetry::TelemetryConfig::new(TRAFFIC_GEN);
+        config.otlp_endpoint = None;
+        let telemetry =
+            telemetry::build(&config, std::io::sink).map_err(|error| error.to_string())?;
+        let client = telemetry
+            .http_client(service, Duration::from_secs(5))
+            .map_err(|error| error.to_string())?;
+        let plan = OutagePlan::new(url, OUTAGE);
+        traffic_gen::outage_drill(&plan, &client, &mut database.switch()).await
+    };
+    local_checks::outage_survived(&drill.await)
+}
+
+/// Stage 6 without Alloy: stops `emitter` (so every line it printed has
+/// been read), pushes its usage lines to `receiver` in Loki's JSON form,
+/// and counts the rows they became.
+async fn route_usage(
+    context: &RunContext<'_>,
+    running: &mut [ServiceProcess],
+    emitter: &str,
+    receiver: &str,
+    database: &str,
+    table: &str,
+) -> Check {
+    let Some(push_url) = running
+        .iter()
+        .find(|process| process.name == receiver)
+        .map(|process| format!("{}/loki/api/v1/push", process.base_url()))
+    else {
+        return local_checks::usage_routed(
+            emitter,
+            &[],
+            &Err(format!("{receiver} is not running")),
+            &Err("no receiver".into()),
+        );
+    };
+    let mut lines = Vec::new();
+    if let Some(process) = running.iter_mut().find(|process| process.name == emitter) {
+        process.stop(STOP_GRACE).await;
+        lines = process.log_lines();
+    }
+    let usage = testkit::usage_lines(lines.iter().map(|line| line.text.as_str()));
+    let forwarded =
+        testkit::forward_usage_lines(usage.iter().copied(), &push_url, FORWARD_DEADLINE)
+            .await
+            .map_err(|error| error.to_string());
+    let stored = match context.database {
+        // The receiver answers once the rows are committed: one count is
+        // the truth.
+        Some(run_database) => run_database.count_rows(database, table).await,
+        None => Err("the stage names no database".to_owned()),
+    };
+    local_checks::usage_routed(emitter, &usage, &forwarded, &stored)
+}
+
+/// Everything a secret must never reach, with where each came from: every
+/// line the services printed, every string attribute of every span
+/// received, every `/metrics` page scraped.
+fn captured_texts(
+    running: &[ServiceProcess],
+    spans: &[testkit::ReceivedSpan],
+    scrapes: &[(&str, Result<String, String>)],
+) -> Vec<(String, String)> {
+    let mut captured = Vec::new();
+    for process in running {
+        for line in process.log_lines() {
+            captured.push((format!("a log line of {}", process.name), line.text));
+        }
+        for line in process.stderr_tail() {
+            captured.push((format!("stderr of {}", process.name), line));
+        }
+    }
+    for span in spans {
+        for (key, value) in &span.attributes {
+            captured.push((
+                format!(
+                    "attribute {key} of a {} span of {}",
+                    span.name, span.service_name
+                ),
+                value.to_string(),
+            ));
+        }
+        captured.push((
+            format!(
+                "the status of a {} span of {}",
+                span.name, span.service_name
+            ),
+            span.status_message.clone(),
+        ));
+    }
+    for (service, scrape) in scrapes {
+        if let Ok(text) = scrape {
+            captured.push((format!("/metrics of {service}"), text.clone()));
+        }
+    }
+    captured
+}
+
 /// Starts the services in the stage's order, each once its peers answer.
 async fn start_services(
-    options: &DemoOptions,
-    binaries: &[PathBuf],
-    receiver: &OtlpReceiver,
-    files: &Path,
+    context: &RunContext<'_>,
     http: &reqwest::Client,
     running: &mut Vec<ServiceProcess>,
 ) -> Result<Vec<ServiceStart>, DemoError> {
+    let options = context.options;
     let mut starts = Vec::new();
-    for (service, binary) in options.stage.services.iter().zip(binaries) {
+    for (service, binary) in options.stage.services.iter().zip(context.binaries) {
         let port = choose_port(options, service.port)?;
-        let env = service_env(options, service, port, receiver, files, running)?;
+        let env = service_env(context, service, port, running)?;
         narrate(
             options,
             &format!("starting {} on :{port} ...", service.name),
@@ -295,13 +501,12 @@ async fn start_services(
 /// at the embedded receiver, its peers' URLs, its own settings (files copied
 /// into `files`), then the overrides.
 fn service_env(
-    options: &DemoOptions,
+    context: &RunContext<'_>,
     service: &stages::Service,
     port: u16,
-    receiver: &OtlpReceiver,
-    files: &Path,
     running: &[ServiceProcess],
 ) -> Result<Vec<(String, String)>, DemoError> {
+    let (options, receiver) = (context.options, context.receiver);
     let mut env: Vec<(String, String)> = [
         ("PORT", port.to_string()),
         ("OTEL_SERVICE_NAME", service.name.to_owned()),
@@ -322,9 +527,13 @@ fn service_env(
     for setting in service.env {
         let value = match setting.value {
             SettingValue::Text(text) => text.to_owned(),
-            SettingValue::CopyOfFile(relative) => copy_into(files, service.name, relative)?
+            SettingValue::CopyOfFile(relative) => copy_into(context.files, service.name, relative)?
                 .display()
                 .to_string(),
+            SettingValue::Database(name) => context
+                .database
+                .ok_or(DemoError::NoDatabase(name))?
+                .url(name),
         };
         env.push((setting.variable.to_owned(), value));
     }
@@ -444,7 +653,11 @@ async fn stop_all(running: &mut [ServiceProcess], options: &DemoOptions) {
 /// The spans received, once every answered request's trace has reached the
 /// entry service (or [`SPAN_SETTLE`] has passed: the checks then say what is
 /// missing).
-async fn settled_spans(receiver: &OtlpReceiver, summary: &Summary, entry: &str) -> Vec<SpanRecord> {
+async fn settled_spans(
+    receiver: &OtlpReceiver,
+    summary: &Summary,
+    entry: &str,
+) -> Vec<testkit::ReceivedSpan> {
     let expected = (summary.requests - summary.unanswered()) as usize;
     let reached_entry = |spans: &[testkit::ReceivedSpan]| {
         let traffic: std::collections::HashSet<&str> =
@@ -456,11 +669,10 @@ async fn settled_spans(receiver: &OtlpReceiver, summary: &Summary, entry: &str) 
             .count()
             >= expected
     };
-    let spans = match receiver.wait_for(SPAN_SETTLE, reached_entry).await {
+    match receiver.wait_for(SPAN_SETTLE, reached_entry).await {
         Ok(spans) => spans,
         Err(error) => error.received,
-    };
-    spans.iter().map(SpanRecord::from).collect()
+    }
 }
 
 fn narrate(options: &DemoOptions, message: &str) {

@@ -9,9 +9,11 @@
 //!
 //! A service's environment beyond its port, telemetry and peers is data
 //! too: [`Service::env`] lists [`Setting`]s, each a fixed value or a
-//! resource the runner must provide (a copy of a repository file today; a
-//! throwaway database is the next kind, for stage 5). A new kind is a
-//! [`SettingValue`] variant, which the demo runner must then implement.
+//! resource the runner must provide (a copy of a repository file, a database
+//! in a throwaway PostgreSQL cluster). A new kind is a [`SettingValue`]
+//! variant, which the demo runner must then implement. So is a new
+//! [`NativeCheck`]: what only a run that owns the processes can check (stop
+//! the database, read every byte the services print).
 //!
 //! ```
 //! let stage = stages::stage(1).unwrap();
@@ -26,7 +28,7 @@ use std::fmt;
 pub const TRAFFIC_GEN: &str = "traffic-gen";
 
 /// Every stage that exists, in order. Stage N is `STAGES[N - 1]`.
-pub static STAGES: &[Stage] = &[STAGE_1, STAGE_2, STAGE_3, STAGE_4];
+pub static STAGES: &[Stage] = &[STAGE_1, STAGE_2, STAGE_3, STAGE_4, STAGE_5, STAGE_6];
 
 /// One stage of the workshop: what runs, what traffic drives it, and which
 /// signals a healthy run leaves behind.
@@ -43,8 +45,13 @@ pub struct Stage {
     pub edges: &'static [Edge],
     /// What the simulated users do.
     pub scenario: Scenario,
-    /// What a healthy run shows beyond the checks every stage gets.
+    /// What a healthy run shows beyond the checks every stage gets, judged
+    /// on spans (by `make demo` and, through Tempo, by `make verify`).
     pub checks: &'static [StageCheck],
+    /// What `make demo` also does and checks, because it owns the services'
+    /// processes and their database; `make verify` cannot (the Docker path
+    /// has `make stage5 outage` for the drill instead).
+    pub native_checks: &'static [NativeCheck],
 }
 
 /// A service of a stage, natively runnable from the workspace's build.
@@ -89,6 +96,10 @@ pub enum SettingValue {
     /// root), made in a directory of the run's own: the service may watch
     /// it, the run may edit it, and the repository's copy stays as it is.
     CopyOfFile(&'static str),
+    /// The URL of this database, created empty in a PostgreSQL cluster of
+    /// the run's own (one cluster per run, however many databases), which
+    /// the run may stop and start and removes at the end.
+    Database(&'static str),
 }
 
 /// A stage-specific item of the checklist, checked on the spans of a run.
@@ -101,6 +112,40 @@ pub enum StageCheck {
         parent: &'static str,
         child: &'static str,
     },
+    /// Stage 5: in `service`, a CLIENT span named `query` is a child of the
+    /// `request` SERVER span: the database's share of the request, drawn
+    /// in the waterfall.
+    QueryUnderRequest {
+        service: &'static str,
+        request: &'static str,
+        query: &'static str,
+    },
+}
+
+/// A stage-specific item only a native run can check.
+#[derive(Debug, Clone, Copy)]
+pub enum NativeCheck {
+    /// Stage 5: while `GET path` is sent to `service` at a steady rate, the
+    /// run stops the PostgreSQL cluster, then starts it again. Requests must
+    /// fail with a clear 503 within two seconds while it is down, and
+    /// succeed again afterwards with no service restarted.
+    DatabaseOutage {
+        service: &'static str,
+        path: &'static str,
+    },
+    /// Stage 6: the usage lines `emitter` printed, forwarded as Alloy
+    /// forwards them to `receiver`, become rows of `table` in `database`,
+    /// one row per line.
+    UsageRouted {
+        emitter: &'static str,
+        receiver: &'static str,
+        database: &'static str,
+        table: &'static str,
+    },
+    /// Stage 6: no password the traffic typed, session cookie it was given
+    /// or password hash appears in any log line, span attribute or
+    /// `/metrics` output of any service.
+    NoSecrets,
 }
 
 /// A peer a service calls, and the variable holding the peer's base URL.
@@ -143,7 +188,21 @@ pub enum Scenario {
         dice: PageDice,
         /// Stage 4: the "Number of rolls" and "Use async rolling" fields.
         batches: Option<Batches>,
+        /// Stage 6: rolling needs a signed-in user.
+        sign_in: Option<SignIn>,
     },
+}
+
+/// Stage 6: how simulated people sign in. Each session signs in first and
+/// out at the end, in a browser of its own (its own cookie).
+#[derive(Debug, Clone, Copy)]
+pub struct SignIn {
+    /// The accounts, as the frontend's `DEMO_USERS` has them.
+    pub accounts: &'static [(&'static str, &'static str)],
+    /// Share of sessions that first mistype: an unknown user name and a
+    /// wrong password (never a real name: five failures lock a name out for
+    /// a while, and the traffic must not lock its own accounts).
+    pub mistype_probability: f64,
 }
 
 /// Which die a simulated person picks on the page.
@@ -215,6 +274,23 @@ impl Stage {
             .chain(self.services.iter().map(|service| service.name))
             .collect()
     }
+
+    /// The databases the services connect to (stages 5 and 6), each once,
+    /// sorted.
+    pub fn databases(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self
+            .services
+            .iter()
+            .flat_map(|service| service.env)
+            .filter_map(|setting| match setting.value {
+                SettingValue::Database(name) => Some(name),
+                _ => None,
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
 }
 
 const STAGE_1: Stage = Stage {
@@ -266,6 +342,7 @@ const STAGE_1: Stage = Stage {
         dice: &[("fair", 1), ("risky", 1)],
     },
     checks: &[],
+    native_checks: &[],
 };
 
 /// The frontend's series from stage 2 on: its RED metrics for the page and
@@ -470,8 +547,10 @@ const STAGE_2: Stage = Stage {
     scenario: Scenario::Page {
         dice: PageDice::Mix(&[("fair", 1), ("risky", 1)]),
         batches: None,
+        sign_in: None,
     },
     checks: &[],
+    native_checks: &[],
 };
 
 const STAGE_3: Stage = Stage {
@@ -512,9 +591,79 @@ const STAGE_3: Stage = Stage {
     scenario: Scenario::Page {
         dice: PageDice::Offered,
         batches: None,
+        sign_in: None,
     },
     checks: &[],
+    native_checks: &[],
 };
+
+/// The dice-roller's series from stage 4 on: batches besides single rolls.
+const DICE_ROLLER_SERIES_4: &[Series] = &[
+    Series {
+        name: "http_requests_total",
+        labels: &[("handler", "/roll-async"), ("method", "GET")],
+    },
+    Series {
+        name: "http_requests_total",
+        labels: &[("handler", "/roll"), ("method", "GET")],
+    },
+    Series {
+        name: "async_rolls_total",
+        labels: &[("die_type", "fair"), ("result", "success")],
+    },
+    Series {
+        name: "async_roll_batch_size_bucket",
+        labels: &[],
+    },
+    Series {
+        name: "async_roll_duration_seconds_bucket",
+        labels: &[],
+    },
+    Series {
+        name: "async_rolls_in_progress",
+        labels: &[],
+    },
+    Series {
+        name: "dice_rolls_total",
+        labels: &[("die_type", "fair"), ("result", "success")],
+    },
+    Series {
+        name: "die_service_requests_total",
+        labels: &[("identifier", "fair"), ("status", "200")],
+    },
+    Series {
+        name: "http_client_requests_total",
+        labels: &[("peer", "die-service")],
+    },
+];
+
+/// The frontend's series from stage 4 on: the batch form's.
+const FRONTEND_SERIES_4: &[Series] = &[
+    Series {
+        name: "http_requests_total",
+        labels: &[("handler", "/roll"), ("method", "POST")],
+    },
+    Series {
+        name: "frontend_button_clicks_total",
+        labels: &[("die_type", "fair")],
+    },
+    Series {
+        name: "frontend_requests_total",
+        labels: &[("die_type", "fair"), ("status_code", "200")],
+    },
+    Series {
+        name: "async_roll_requests_total",
+        labels: &[],
+    },
+    Series {
+        name: "http_client_requests_total",
+        labels: &[("peer", "dice-roller")],
+    },
+    Series {
+        name: "http_client_requests_total",
+        labels: &[("peer", "die-service")],
+    },
+];
 
 const STAGE_4: Stage = Stage {
     number: 4,
@@ -534,44 +683,7 @@ const STAGE_4: Stage = Stage {
             binary: "stage4-dice-roller",
             port: 8400,
             peers: DICE_ROLLER_PEERS_3,
-            series: &[
-                Series {
-                    name: "http_requests_total",
-                    labels: &[("handler", "/roll-async"), ("method", "GET")],
-                },
-                Series {
-                    name: "http_requests_total",
-                    labels: &[("handler", "/roll"), ("method", "GET")],
-                },
-                Series {
-                    name: "async_rolls_total",
-                    labels: &[("die_type", "fair"), ("result", "success")],
-                },
-                Series {
-                    name: "async_roll_batch_size_bucket",
-                    labels: &[],
-                },
-                Series {
-                    name: "async_roll_duration_seconds_bucket",
-                    labels: &[],
-                },
-                Series {
-                    name: "async_rolls_in_progress",
-                    labels: &[],
-                },
-                Series {
-                    name: "dice_rolls_total",
-                    labels: &[("die_type", "fair"), ("result", "success")],
-                },
-                Series {
-                    name: "die_service_requests_total",
-                    labels: &[("identifier", "fair"), ("status", "200")],
-                },
-                Series {
-                    name: "http_client_requests_total",
-                    labels: &[("peer", "die-service")],
-                },
-            ],
+            series: DICE_ROLLER_SERIES_4,
             span_names: &["GET /roll", "GET /roll-async", "roll_die", "GET"],
             env: &[],
         },
@@ -581,32 +693,7 @@ const STAGE_4: Stage = Stage {
             binary: "stage4-frontend",
             port: 8401,
             peers: FRONTEND_PEERS_3,
-            series: &[
-                Series {
-                    name: "http_requests_total",
-                    labels: &[("handler", "/roll"), ("method", "POST")],
-                },
-                Series {
-                    name: "frontend_button_clicks_total",
-                    labels: &[("die_type", "fair")],
-                },
-                Series {
-                    name: "frontend_requests_total",
-                    labels: &[("die_type", "fair"), ("status_code", "200")],
-                },
-                Series {
-                    name: "async_roll_requests_total",
-                    labels: &[],
-                },
-                Series {
-                    name: "http_client_requests_total",
-                    labels: &[("peer", "dice-roller")],
-                },
-                Series {
-                    name: "http_client_requests_total",
-                    labels: &[("peer", "die-service")],
-                },
-            ],
+            series: FRONTEND_SERIES_4,
             span_names: &["GET /", "POST /roll", "GET"],
             env: &[],
         },
@@ -619,12 +706,252 @@ const STAGE_4: Stage = Stage {
             async_probability: 0.5,
             max_rolls: 10,
         }),
+        sign_in: None,
     },
     checks: &[StageCheck::ConcurrentChildren {
         service: "dice-roller",
         parent: "GET /roll-async",
         child: "roll_die",
     }],
+    native_checks: &[],
+};
+
+/// The die-service's series from stage 5 on: stage 3's, plus its queries
+/// and its connection pool (read from the pool when scraped).
+const DIE_SERVICE_SERIES_5: &[Series] = &[
+    Series {
+        name: "http_requests_total",
+        labels: &[("handler", "/dice"), ("method", "GET")],
+    },
+    Series {
+        name: "die_specifications_requested_total",
+        labels: &[("identifier", "fair")],
+    },
+    Series {
+        name: "die_list_requests_total",
+        labels: &[],
+    },
+    Series {
+        name: "database_queries_total",
+        labels: &[("query_type", "get"), ("result", "success")],
+    },
+    Series {
+        name: "database_queries_total",
+        labels: &[("query_type", "list"), ("result", "success")],
+    },
+    Series {
+        name: "database_query_duration_seconds_bucket",
+        labels: &[("query_type", "get")],
+    },
+    Series {
+        name: "database_connection_pool_size",
+        labels: &[],
+    },
+    Series {
+        name: "database_connection_pool_available",
+        labels: &[],
+    },
+];
+
+/// From stage 5 the die-service reads the dice from PostgreSQL: `env` gives
+/// it `DATABASE_URL` and the file the table is seeded from.
+const fn database_die_service(
+    stage: u8,
+    package: &'static str,
+    env: &'static [Setting],
+) -> Service {
+    Service {
+        name: "die-service",
+        package,
+        binary: package,
+        port: 8002 + 100 * stage as u16,
+        peers: &[],
+        series: DIE_SERVICE_SERIES_5,
+        span_names: &["GET /dice", "SELECT die_specifications"],
+        env,
+    }
+}
+
+/// Stage 5's own check: the query span sits under the die-service's request.
+const QUERY_UNDER_REQUEST: StageCheck = StageCheck::QueryUnderRequest {
+    service: "die-service",
+    request: "GET /dice",
+    query: "SELECT die_specifications",
+};
+
+const STAGE_5: Stage = Stage {
+    number: 5,
+    title: "die specifications in PostgreSQL, outage and recovery",
+    services: &[
+        database_die_service(
+            5,
+            "stage5-die-service",
+            &[
+                Setting {
+                    variable: "DATABASE_URL",
+                    value: SettingValue::Database("dicedb"),
+                },
+                Setting {
+                    variable: "DIE_SPECS_PATH",
+                    value: SettingValue::CopyOfFile("stage5/die-service/dice.json"),
+                },
+            ],
+        ),
+        Service {
+            name: "dice-roller",
+            package: "stage5-dice-roller",
+            binary: "stage5-dice-roller",
+            port: 8500,
+            peers: DICE_ROLLER_PEERS_3,
+            series: DICE_ROLLER_SERIES_4,
+            span_names: &["GET /roll", "GET /roll-async", "roll_die", "GET"],
+            env: &[],
+        },
+        Service {
+            name: "frontend",
+            package: "stage5-frontend",
+            binary: "stage5-frontend",
+            port: 8501,
+            peers: FRONTEND_PEERS_3,
+            series: FRONTEND_SERIES_4,
+            span_names: &["GET /", "POST /roll", "GET"],
+            env: &[],
+        },
+    ],
+    entry: "frontend",
+    edges: THREE_SERVICE_EDGES,
+    scenario: Scenario::Page {
+        dice: PageDice::Offered,
+        batches: Some(Batches {
+            async_probability: 0.5,
+            max_rolls: 10,
+        }),
+        sign_in: None,
+    },
+    checks: &[QUERY_UNDER_REQUEST],
+    native_checks: &[NativeCheck::DatabaseOutage {
+        service: "dice-roller",
+        path: "/roll?die=fair",
+    }],
+};
+
+/// The accounts `DEMO_USERS` holds by default (stage 6's frontend and its
+/// compose file), which the traffic signs in with.
+pub const DEMO_ACCOUNTS: &[(&str, &str)] = &[
+    ("alice", "wonderland"),
+    ("bob", "builder"),
+    ("carol", "dice-are-nice"),
+];
+
+const STAGE_6: Stage = Stage {
+    number: 6,
+    title: "sign-in and usage events routed to their own store",
+    services: &[
+        database_die_service(
+            6,
+            "stage6-die-service",
+            &[
+                Setting {
+                    variable: "DATABASE_URL",
+                    value: SettingValue::Database("dicedb"),
+                },
+                Setting {
+                    variable: "DIE_SPECS_PATH",
+                    value: SettingValue::CopyOfFile("stage6/die-service/dice.json"),
+                },
+            ],
+        ),
+        Service {
+            name: "dice-roller",
+            package: "stage6-dice-roller",
+            binary: "stage6-dice-roller",
+            port: 8600,
+            peers: DICE_ROLLER_PEERS_3,
+            series: DICE_ROLLER_SERIES_4,
+            span_names: &["GET /roll", "GET /roll-async", "roll_die", "GET"],
+            env: &[],
+        },
+        Service {
+            name: "frontend",
+            package: "stage6-frontend",
+            binary: "stage6-frontend",
+            port: 8601,
+            peers: FRONTEND_PEERS_3,
+            series: &[
+                Series {
+                    name: "http_requests_total",
+                    labels: &[("handler", "/roll"), ("method", "POST")],
+                },
+                Series {
+                    name: "http_requests_total",
+                    labels: &[("handler", "/sign-in"), ("method", "POST")],
+                },
+                Series {
+                    name: "sign_ins_total",
+                    labels: &[("result", "success")],
+                },
+                Series {
+                    name: "frontend_requests_total",
+                    labels: &[("die_type", "fair"), ("status_code", "200")],
+                },
+                Series {
+                    name: "http_client_requests_total",
+                    labels: &[("peer", "dice-roller")],
+                },
+            ],
+            span_names: &["GET /", "POST /roll", "POST /sign-in", "POST /sign-out"],
+            env: &[],
+        },
+        Service {
+            name: "usage-receiver",
+            package: "stage6-usage-receiver",
+            binary: "stage6-usage-receiver",
+            port: 8603,
+            peers: &[],
+            series: &[
+                Series {
+                    name: "http_requests_total",
+                    labels: &[("handler", "/loki/api/v1/push"), ("method", "POST")],
+                },
+                Series {
+                    name: "usage_events_received_total",
+                    labels: &[],
+                },
+                Series {
+                    name: "usage_events_stored_total",
+                    labels: &[],
+                },
+            ],
+            span_names: &["POST /loki/api/v1/push", "INSERT usage_stats"],
+            env: &[Setting {
+                variable: "DATABASE_URL",
+                value: SettingValue::Database("usagedb"),
+            }],
+        },
+    ],
+    entry: "frontend",
+    edges: THREE_SERVICE_EDGES,
+    scenario: Scenario::Page {
+        dice: PageDice::Offered,
+        batches: Some(Batches {
+            async_probability: 0.5,
+            max_rolls: 10,
+        }),
+        sign_in: Some(SignIn {
+            accounts: DEMO_ACCOUNTS,
+            mistype_probability: 0.1,
+        }),
+    },
+    checks: &[QUERY_UNDER_REQUEST],
+    native_checks: &[
+        NativeCheck::UsageRouted {
+            emitter: "frontend",
+            receiver: "usage-receiver",
+            database: "usagedb",
+            table: "usage_stats",
+        },
+        NativeCheck::NoSecrets,
+    ],
 };
 
 /// The repository this crate was built in, which [`SettingValue::CopyOfFile`]
@@ -716,6 +1043,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_traffic_signs_in_with_the_accounts_stage_6_compose_creates() {
+        let accounts: Vec<String> = DEMO_ACCOUNTS
+            .iter()
+            .map(|(name, password)| format!("{name}:{password}"))
+            .collect();
+        let compose =
+            std::fs::read_to_string(repository_root().join("stage6/docker-compose.yml")).unwrap();
+        let expected = format!("DEMO_USERS: {}", accounts.join(","));
+        assert!(compose.contains(&expected), "{expected}");
     }
 
     #[test]

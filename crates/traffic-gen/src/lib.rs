@@ -24,8 +24,13 @@
 //! answer before thinking and sending the next request, and latency runs
 //! from the send to the last byte of the answer. A server that stalls thus
 //! shows as a drop in requests per second rather than in the percentiles
-//! (coordinated omission, PITFALLS 14); the open-loop load test that holds
-//! a schedule comes with stage 5.
+//! (coordinated omission, PITFALLS 14). Stage 5's database load test and
+//! outage drill hold a schedule instead (`open_loop`).
+//!
+//! From stage 6 each user session signs in first (its own cookie jar, as a
+//! browser of its own) and signs out at the end; the [`Summary`] keeps the
+//! passwords typed and the cookies received, for a check that no service
+//! ever prints one.
 //!
 //! The caller owns telemetry: spans go to whichever `tracing` subscriber is
 //! current when [`run`] is called (the binary installs one globally; `demo`
@@ -36,12 +41,21 @@
 //! * `workload`: [`Workload`], what one simulated request is, per stage
 //!   scenario, and [`DieMix`], the weighted choice of die.
 //! * `users`: the user loop and the shared [`Budget`].
+//! * `open_loop`: requests on a fixed schedule, latency from the schedule.
+//! * `load`: stage 5's database load test, [`database_load`] and its
+//!   [`LoadReport`].
+//! * `outage`: stage 5's outage drill, [`outage_drill`] with a
+//!   [`DatabaseSwitch`] to stop and start the database, and its
+//!   [`OutageReport`].
 //! * `compare`: stage 4's comparison of rolls one at a time and at once,
 //!   [`compare()`] and its [`Comparison`] table.
 //! * `summary`: [`Summary`], requests, errors by status, latency percentiles
 //!   and the trace ids worth pasting into Grafana.
 
 mod compare;
+mod load;
+pub mod open_loop;
+mod outage;
 mod summary;
 mod users;
 mod workload;
@@ -49,9 +63,12 @@ mod workload;
 use std::time::Duration;
 
 pub use compare::{CompareConfig, Comparison, ComparisonRow, Timings, compare, timings};
+pub use load::{LoadConfig, LoadReport, database_load, list_dice};
+pub use open_loop::Sample;
+pub use outage::{DatabaseSwitch, FAILURE_DEADLINE, OutagePlan, OutageReport, outage_drill};
 pub use summary::{Outcome, RequestStatus, Summary, TraceRef};
 pub use users::{Budget, run};
-pub use workload::{DieMix, DieMixError, PageState, PlannedRequest, Workload};
+pub use workload::{Accounts, DieMix, DieMixError, PageState, PlannedRequest, Workload};
 
 /// How much traffic to send, where, and at what pace.
 #[derive(Debug, Clone)]

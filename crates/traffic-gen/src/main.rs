@@ -1,7 +1,9 @@
 //! `traffic-gen`: simulated users against a running stage, e.g.
 //! `make stage1 traffic` or `cargo run -p traffic-gen -- --stage 1 --duration 30s`;
-//! and, with `--compare` (`make stage4 compare`), stage 4's table of dice
-//! rolled one at a time against dice rolled at once.
+//! with `--compare` (`make stage4 compare`), stage 4's table of dice rolled
+//! one at a time against dice rolled at once; with `--db-load` (`make stage5
+//! load`), stage 5's open-loop database load test; with `--outage` (`make
+//! stage5 outage`), stage 5's outage drill against the Docker stage.
 //!
 //! Progress and JSON log lines go to stderr; the summary (requests, errors by
 //! status, p50/p95/p99, trace ids of slow and failed requests) to stdout. Its
@@ -15,7 +17,10 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use indicatif::ProgressBar;
 use telemetry::{Telemetry, TelemetryConfig};
-use traffic_gen::{Budget, CompareConfig, DieMix, TrafficConfig, Workload};
+use traffic_gen::{
+    Budget, CompareConfig, DatabaseSwitch, DieMix, LoadConfig, OutagePlan, TrafficConfig, Workload,
+    list_dice,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -80,6 +85,34 @@ struct Args {
     /// With --compare: the die to roll.
     #[arg(long, default_value = "fair")]
     die: String,
+    /// Stage 6: the accounts users sign in with, as the frontend's
+    /// DEMO_USERS (name:password,...); default: the stage's demo accounts.
+    #[arg(long, env = "DEMO_USERS", hide_env_values = true)]
+    accounts: Option<String>,
+    /// Stage 5: instead of users, the database load test: list and get
+    /// queries to the die-service on a fixed schedule (an open loop).
+    #[arg(long)]
+    db_load: bool,
+    /// With --db-load: the target rate.
+    #[arg(long, env = "QUERIES_PER_SECOND", default_value_t = 20.0)]
+    queries_per_second: f64,
+    /// With --db-load: how long to keep the rate, in seconds.
+    #[arg(long, env = "DURATION_SECONDS", default_value_t = 30)]
+    duration_seconds: u64,
+    /// With --db-load: the share of queries that list every die (0 to 1);
+    /// the rest get one die by identifier.
+    #[arg(long, env = "LIST_TO_GET_RATIO", default_value_t = 0.2)]
+    list_to_get_ratio: f64,
+    /// Stage 5: instead of users, the outage drill: rolls at a steady rate
+    /// while the stage's PostgreSQL container is stopped, then started.
+    #[arg(long)]
+    outage: bool,
+    /// With --outage: how long the database stays down, in seconds.
+    #[arg(long, env = "OUTAGE_SECONDS", default_value_t = 10)]
+    outage_seconds: u64,
+    /// With --outage: the container to stop; default postgres-stageN.
+    #[arg(long)]
+    container: Option<String>,
 }
 
 #[tokio::main]
@@ -91,6 +124,12 @@ async fn main() -> anyhow::Result<()> {
     };
     if args.compare {
         return run_comparison(&args, stage).await;
+    }
+    if args.db_load {
+        return run_database_load(&args, stage).await;
+    }
+    if args.outage {
+        return run_outage_drill(&args, stage).await;
     }
     let config = traffic_config(&args, stage)?;
 
@@ -140,6 +179,12 @@ fn traffic_config(args: &Args, stage: &stages::Stage) -> anyhow::Result<TrafficC
         .with_batches(args.async_probability, args.max_async_rolls);
     if let Some(mix) = &args.mix {
         workload = workload.with_mix(mix.clone());
+    }
+    if let Some(text) = &args.accounts {
+        let Some(accounts) = traffic_gen::Accounts::parse(text, 0.0) else {
+            bail!("DEMO_USERS (--accounts) is name:password,name:password");
+        };
+        workload = workload.with_accounts(accounts.accounts);
     }
     let mut config = TrafficConfig::new(
         base_url,
@@ -211,6 +256,145 @@ async fn run_comparison(args: &Args, stage: &stages::Stage) -> anyhow::Result<()
         );
     }
     Ok(())
+}
+
+/// The base URL of `service` of `stage`: `--url`, or its port on localhost.
+fn service_url(args: &Args, stage: &stages::Stage, service: &str) -> anyhow::Result<reqwest::Url> {
+    if let Some(url) = &args.url {
+        return Ok(url.clone());
+    }
+    let Some(found) = stage.service(service) else {
+        bail!("stage {} has no {service}", stage.number);
+    };
+    format!("http://localhost:{}", found.port)
+        .parse()
+        .context("the service's default URL")
+}
+
+/// `--db-load`: the database load test's report, on stdout.
+async fn run_database_load(args: &Args, stage: &stages::Stage) -> anyhow::Result<()> {
+    if stage.number < 5 {
+        bail!("--db-load needs the die-service's database: stage 5 or later (--stage 5)");
+    }
+    if !(args.queries_per_second > 0.0 && args.queries_per_second <= 1000.0) {
+        bail!("--queries-per-second (QUERIES_PER_SECOND) is a rate above 0, at most 1000");
+    }
+    if !(1..=3600).contains(&args.duration_seconds) {
+        bail!("--duration-seconds (DURATION_SECONDS) is from 1 to 3600");
+    }
+    if !(0.0..=1.0).contains(&args.list_to_get_ratio) {
+        bail!("--list-to-get-ratio (LIST_TO_GET_RATIO) is a share from 0 to 1");
+    }
+    let base_url = service_url(args, stage, "die-service")?;
+    let progress = ProgressBar::hidden();
+    let telemetry = build_telemetry(&progress)?;
+    let client = telemetry
+        .http_client(
+            "die-service",
+            args.timeout.unwrap_or(Duration::from_secs(5)),
+        )
+        .context("cannot build the HTTP client")?;
+    let identifiers = list_dice(&client, &base_url).await.with_context(|| {
+        format!(
+            "cannot list the dice at {base_url}dice: is stage {} running? (make stage{} up)",
+            stage.number, stage.number
+        )
+    })?;
+    let config = LoadConfig {
+        base_url,
+        queries_per_second: args.queries_per_second,
+        duration: Duration::from_secs(args.duration_seconds),
+        list_share: args.list_to_get_ratio,
+        identifiers,
+    };
+    eprintln!(
+        "sending {:.1} queries/s to {} for {} s ...",
+        config.queries_per_second, config.base_url, args.duration_seconds
+    );
+    let report = traffic_gen::database_load(&config, &client).await;
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .context("flushing spans")?;
+    write!(std::io::stdout().lock(), "{report}").context("writing the report")?;
+    Ok(())
+}
+
+/// The identifiers `GET /dice` lists.
+/// `--outage`: the drill against the Docker stage, its timeline on stdout.
+async fn run_outage_drill(args: &Args, stage: &stages::Stage) -> anyhow::Result<()> {
+    let Some(stages::NativeCheck::DatabaseOutage { service, path }) = stage
+        .native_checks
+        .iter()
+        .find(|check| matches!(check, stages::NativeCheck::DatabaseOutage { .. }))
+        .copied()
+    else {
+        bail!("the outage drill is stage 5's (--stage 5)");
+    };
+    if !(1..=600).contains(&args.outage_seconds) {
+        bail!("--outage-seconds (OUTAGE_SECONDS) is from 1 to 600");
+    }
+    let url = service_url(args, stage, service)?.join(path)?;
+    let mut container = DockerContainer(
+        args.container
+            .clone()
+            .unwrap_or_else(|| format!("postgres-stage{}", stage.number)),
+    );
+    let progress = ProgressBar::hidden();
+    let telemetry = build_telemetry(&progress)?;
+    let client = telemetry
+        .http_client(service, args.timeout.unwrap_or(Duration::from_secs(5)))
+        .context("cannot build the HTTP client")?;
+    let plan = OutagePlan::new(url, Duration::from_secs(args.outage_seconds));
+    eprintln!(
+        "{:.0} requests/s to {}; stopping {} for {} s, then starting it ...",
+        plan.rate, plan.url, container.0, args.outage_seconds
+    );
+    let report = traffic_gen::outage_drill(&plan, &client, &mut container).await;
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .context("flushing spans")?;
+    let report = report.map_err(anyhow::Error::msg)?;
+    writeln!(std::io::stdout().lock(), "{report}").context("writing the report")?;
+    let problems = report.problems();
+    if !problems.is_empty() {
+        bail!(
+            "the drill did not go as stage 5 promises:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// The Docker path's database: `docker stop` and `docker start` its container.
+struct DockerContainer(String);
+
+impl DockerContainer {
+    async fn docker(&self, action: &str) -> Result<(), String> {
+        let output = tokio::process::Command::new("docker")
+            .args([action, self.0.as_str()])
+            .output()
+            .await
+            .map_err(|error| format!("cannot run docker: {error}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "docker {action} {} failed: {}",
+                self.0,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))
+        }
+    }
+}
+
+impl DatabaseSwitch for DockerContainer {
+    async fn stop(&mut self) -> Result<(), String> {
+        self.docker("stop").await
+    }
+
+    async fn start(&mut self) -> Result<(), String> {
+        self.docker("start").await
+    }
 }
 
 /// Telemetry like any service's, as `traffic-gen`, except that spans are

@@ -9,6 +9,9 @@ use hdrhistogram::Histogram;
 
 /// How many slow and failed requests the summary names.
 const TRACES_KEPT: usize = 3;
+/// How many secrets a run remembers (a bound on memory, never reached by
+/// the workshop's runs: one password and one cookie per sign-in).
+const SECRETS_KEPT: usize = 100_000;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,6 +78,10 @@ pub struct Summary {
     pub failed: Vec<TraceRef>,
     /// The trace id of every request, in completion order.
     pub trace_ids: Vec<String>,
+    /// Stage 6: every password the users typed and session cookie they were
+    /// given, for a check that none of them shows up in the services'
+    /// output. Never displayed.
+    pub secrets: Vec<String>,
 }
 
 impl Summary {
@@ -101,6 +108,7 @@ pub(crate) struct Recorder {
     slowest: Vec<TraceRef>,
     failed: Vec<TraceRef>,
     trace_ids: Vec<String>,
+    secrets: std::collections::BTreeSet<String>,
 }
 
 impl Recorder {
@@ -115,6 +123,14 @@ impl Recorder {
             slowest: Vec::new(),
             failed: Vec::new(),
             trace_ids: Vec::new(),
+            secrets: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// Remembers something the services must never print.
+    pub(crate) fn secret(&mut self, secret: &str) {
+        if self.secrets.len() < SECRETS_KEPT {
+            self.secrets.insert(secret.to_owned());
         }
     }
 
@@ -175,6 +191,7 @@ impl Recorder {
             slowest: self.slowest,
             failed: self.failed,
             trace_ids: self.trace_ids,
+            secrets: self.secrets.into_iter().collect(),
         }
     }
 }

@@ -94,6 +94,13 @@ impl Shared {
         tokio::time::sleep_until(until).await;
     }
 
+    fn record_secret(&self, secret: &str) {
+        self.recorder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .secret(secret);
+    }
+
     fn record(&self, outcome: Outcome) {
         let mut recorder = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
         recorder.record(outcome);
@@ -197,8 +204,16 @@ async fn simulate_user(
     let mut user = first_user;
     loop {
         let session = rng.random_range(1..=config.max_requests_per_session.max(1));
-        // A new user has seen no page yet.
+        // A new user has seen no page yet and, from stage 6, has a browser
+        // of their own: a cookie jar for the session cookie.
         let mut page = PageState::default();
+        let (client, jar) = match browser(&client, &config) {
+            Ok(browser) => browser,
+            Err(error) => {
+                tracing::error!(%error, "cannot make a client with a cookie store");
+                return;
+            }
+        };
         let mut sent = 0;
         while sent < session {
             if !shared.take_ticket() {
@@ -206,22 +221,78 @@ async fn simulate_user(
                 return;
             }
             let planned = config.workload.plan(&config.base_url, &page, &mut rng);
-            let reads_pages = config.workload.reads_pages();
-            let (outcome, body) = simulated_request(&client, planned, user, reads_pages).await;
-            if let (RequestStatus::Http(status), Some(body)) = (outcome.status, body) {
-                page.saw(status, &body);
-            } else if reads_pages {
-                // No page came back: the user reloads.
-                page = PageState::default();
+            send_and_read(&client, planned, user, &config, &mut page, &shared).await;
+            if let Some(jar) = &jar {
+                remember_cookies(jar, &config.base_url, &shared);
             }
-            shared.record(outcome);
             sent += 1;
             let (least, most) = config.think_time;
             let think = rng.random_range(least..=most.max(least));
             shared.think(think).await;
         }
+        if page.signed_in() && shared.take_ticket() {
+            let planned = config.workload.sign_out(&config.base_url);
+            send_and_read(&client, planned, user, &config, &mut page, &shared).await;
+            sent += 1;
+        }
         info!(user, requests = sent, "user finished");
         user += config.users.max(1);
+    }
+}
+
+/// The client a session uses: the shared one, or, when the workload signs
+/// in, one with a cookie jar of its own.
+fn browser(
+    client: &HttpClient,
+    config: &TrafficConfig,
+) -> reqwest::Result<(HttpClient, Option<Arc<reqwest::cookie::Jar>>)> {
+    if !config.workload.signs_in() {
+        return Ok((client.clone(), None));
+    }
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    Ok((client.with_cookie_store(jar.clone())?, Some(jar)))
+}
+
+/// Sends `planned`, records its outcome (and the password it typed), and
+/// updates what the user has seen.
+async fn send_and_read(
+    client: &HttpClient,
+    planned: PlannedRequest,
+    user: usize,
+    config: &TrafficConfig,
+    page: &mut PageState,
+    shared: &Shared,
+) {
+    if let Some(password) = planned.password() {
+        shared.record_secret(password);
+    }
+    let reads_pages = config.workload.reads_pages();
+    let (outcome, body) = simulated_request(client, planned, user, reads_pages).await;
+    if let (RequestStatus::Http(status), Some(body)) = (outcome.status, body) {
+        page.saw(status, &body);
+    } else if reads_pages {
+        // No page came back: the user reloads.
+        *page = PageState::default();
+    }
+    shared.record(outcome);
+}
+
+/// Remembers the cookie values the jar holds for the frontend, so a check
+/// can make sure no service ever prints them.
+fn remember_cookies(jar: &reqwest::cookie::Jar, url: &reqwest::Url, shared: &Shared) {
+    use reqwest::cookie::CookieStore as _;
+    let Some(header) = jar.cookies(url) else {
+        return;
+    };
+    let Ok(text) = header.to_str() else {
+        return;
+    };
+    for cookie in text.split(';') {
+        if let Some((_, value)) = cookie.trim().split_once('=')
+            && !value.is_empty()
+        {
+            shared.record_secret(value);
+        }
     }
 }
 

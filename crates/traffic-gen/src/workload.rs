@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use rand::Rng;
-use stages::{Batches, PageDice, Scenario};
+use stages::{Batches, PageDice, Scenario, SignIn};
 
 /// What a simulated user does on each request; built from a stage's
 /// [`Scenario`]. A later stage's scenario adds a variant here.
@@ -21,18 +21,66 @@ pub enum Workload {
         mix: Option<DieMix>,
         /// Stage 4's "Number of rolls" and "Use async rolling".
         batches: Option<Batches>,
+        /// Stage 6: each session signs in first, and out at the end.
+        sign_in: Option<Accounts>,
     },
 }
 
+/// Stage 6: who the simulated people sign in as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accounts {
+    /// Names and passwords, as the frontend's `DEMO_USERS` has them.
+    pub accounts: Vec<(String, String)>,
+    /// Share of sign-ins that mistype first (see [`SignIn`]).
+    pub mistype_probability: f64,
+}
+
+impl Accounts {
+    /// Parses `DEMO_USERS`' form, `name:password,name:password`.
+    pub fn parse(text: &str, mistype_probability: f64) -> Option<Self> {
+        let accounts: Option<Vec<(String, String)>> = text
+            .split(',')
+            .map(|pair| {
+                let (name, password) = pair.trim().split_once(':')?;
+                (!name.is_empty() && !password.is_empty())
+                    .then(|| (name.to_owned(), password.to_owned()))
+            })
+            .collect();
+        accounts
+            .filter(|accounts| !accounts.is_empty())
+            .map(|accounts| Self {
+                accounts,
+                mistype_probability,
+            })
+    }
+}
+
+impl From<SignIn> for Accounts {
+    fn from(sign_in: SignIn) -> Self {
+        Self {
+            accounts: sign_in
+                .accounts
+                .iter()
+                .map(|(name, password)| ((*name).to_owned(), (*password).to_owned()))
+                .collect(),
+            mistype_probability: sign_in.mistype_probability,
+        }
+    }
+}
+
 /// What a user has seen so far: the dice the last page offered, or `None`
-/// before the first page or after one without a form.
+/// before the first page or after one without a form; and whether the last
+/// page said they are signed in (stage 6).
 #[derive(Debug, Clone, Default)]
 pub struct PageState {
     offered: Option<Vec<String>>,
+    signed_in: bool,
 }
 
 impl PageState {
-    /// Remembers what a page offered: the values of its `<option>`s.
+    /// Remembers what a page offered (the values of its `<option>`s) and
+    /// whether it is a signed-in page (it has the sign-out form) or the
+    /// sign-in page.
     pub fn saw(&mut self, status: u16, html: &str) {
         let offered: Vec<String> = html
             .split("<option value=\"")
@@ -42,11 +90,21 @@ impl PageState {
             .collect();
         // A page with no die to pick is an error page: reload it next time.
         self.offered = (status < 500 && !offered.is_empty()).then_some(offered);
+        if html.contains("action=\"/sign-out\"") {
+            self.signed_in = true;
+        } else if html.contains("action=\"/sign-in\"") {
+            self.signed_in = false;
+        }
     }
 
     /// The dice the last page offered.
     pub fn offered(&self) -> Option<&[String]> {
         self.offered.as_deref()
+    }
+
+    /// Whether the last page that said so was a signed-in page.
+    pub fn signed_in(&self) -> bool {
+        self.signed_in
     }
 }
 
@@ -59,8 +117,19 @@ pub struct PlannedRequest {
     pub form: Option<Vec<(&'static str, String)>>,
     /// The die rolled (`die.type` on the span), empty for a page load.
     pub die: String,
-    /// What the user does: `roll`, or `load page`.
+    /// What the user does: `roll`, `load page`, `sign in` or `sign out`.
     pub action: &'static str,
+}
+
+impl PlannedRequest {
+    /// The password this request types, if it is a sign-in.
+    pub fn password(&self) -> Option<&str> {
+        self.form
+            .iter()
+            .flatten()
+            .find(|(field, _)| *field == "password")
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 impl Workload {
@@ -71,12 +140,17 @@ impl Workload {
         };
         match scenario {
             Scenario::RollMix { dice } => Self::Rolls { mix: mix(dice) },
-            Scenario::Page { dice, batches } => Self::Page {
+            Scenario::Page {
+                dice,
+                batches,
+                sign_in,
+            } => Self::Page {
                 mix: match dice {
                     PageDice::Mix(dice) => Some(mix(dice)),
                     PageDice::Offered => None,
                 },
                 batches,
+                sign_in: sign_in.map(Accounts::from),
             },
         }
     }
@@ -85,9 +159,12 @@ impl Workload {
     pub fn with_mix(self, new_mix: DieMix) -> Self {
         match self {
             Self::Rolls { .. } => Self::Rolls { mix: new_mix },
-            Self::Page { batches, .. } => Self::Page {
+            Self::Page {
+                batches, sign_in, ..
+            } => Self::Page {
                 mix: Some(new_mix),
                 batches,
+                sign_in,
             },
         }
     }
@@ -98,6 +175,7 @@ impl Workload {
             Self::Page {
                 mix,
                 batches: Some(batches),
+                sign_in,
             } => Self::Page {
                 mix,
                 batches: Some(Batches {
@@ -105,6 +183,27 @@ impl Workload {
                         .unwrap_or(batches.async_probability)
                         .clamp(0.0, 1.0),
                     max_rolls: max_rolls.unwrap_or(batches.max_rolls).max(1),
+                }),
+                sign_in,
+            },
+            other => other,
+        }
+    }
+
+    /// Replaces the accounts users sign in with; no effect on a workload
+    /// without sign-in.
+    pub fn with_accounts(self, new_accounts: Vec<(String, String)>) -> Self {
+        match self {
+            Self::Page {
+                mix,
+                batches,
+                sign_in: Some(accounts),
+            } => Self::Page {
+                mix,
+                batches,
+                sign_in: Some(Accounts {
+                    accounts: new_accounts,
+                    ..accounts
                 }),
             },
             other => other,
@@ -115,6 +214,30 @@ impl Workload {
     /// them).
     pub fn reads_pages(&self) -> bool {
         matches!(self, Self::Page { .. })
+    }
+
+    /// Whether each session signs in (and so needs a cookie jar of its own).
+    pub fn signs_in(&self) -> bool {
+        matches!(
+            self,
+            Self::Page {
+                sign_in: Some(_),
+                ..
+            }
+        )
+    }
+
+    /// The request that ends a signed-in session: the page's sign-out form.
+    pub fn sign_out(&self, base_url: &reqwest::Url) -> PlannedRequest {
+        let mut url = base_url.clone();
+        url.set_query(None);
+        url.set_path("/sign-out");
+        PlannedRequest {
+            url,
+            form: Some(Vec::new()),
+            die: String::new(),
+            action: "sign out",
+        }
     }
 
     /// How long one request may reasonably take: a stage 4 roll one die at
@@ -151,7 +274,33 @@ impl Workload {
                     action: "roll",
                 }
             }
-            Self::Page { mix, batches } => {
+            Self::Page {
+                sign_in: Some(accounts),
+                ..
+            } if !page.signed_in() => {
+                url.set_path("/sign-in");
+                let (user, password) =
+                    if rng.random_bool(accounts.mistype_probability.clamp(0.0, 1.0)) {
+                        // An unknown name: failures count against a name, and
+                        // the traffic must never lock out its own accounts.
+                        let typo: u64 = rng.random();
+                        (
+                            format!("visitor-{}", typo % 10_000),
+                            format!("mistyped-{typo:016x}"),
+                        )
+                    } else if accounts.accounts.is_empty() {
+                        ("nobody".to_owned(), "no account configured".to_owned())
+                    } else {
+                        accounts.accounts[rng.random_range(0..accounts.accounts.len())].clone()
+                    };
+                PlannedRequest {
+                    url,
+                    form: Some(vec![("user", user), ("password", password)]),
+                    die: String::new(),
+                    action: "sign in",
+                }
+            }
+            Self::Page { mix, batches, .. } => {
                 let Some(offered) = page.offered() else {
                     url.set_path("/");
                     return PlannedRequest {
@@ -373,6 +522,83 @@ mod page_tests {
                 .parse()
                 .unwrap();
             assert!((1..=3).contains(&times));
+        }
+    }
+}
+
+#[cfg(test)]
+mod sign_in_tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+
+    const SIGNED_IN: &str = r#"<form method="post" action="/sign-out"><button>Sign out</button></form>
+      <form method="post" action="/roll"><select name="die"><option value="fair">fair</option></select></form>"#;
+    const SIGN_IN_PAGE: &str =
+        r#"<form method="post" action="/sign-in"><input name="user"></form>"#;
+
+    #[test]
+    fn a_stage_6_user_signs_in_first_then_rolls_then_signs_in_again_when_sent_back() {
+        let workload = Workload::for_scenario(stages::stage(6).unwrap().scenario);
+        assert!(workload.signs_in());
+        let base: reqwest::Url = "http://127.0.0.1:8601".parse().unwrap();
+        let mut rng = StdRng::seed_from_u64(6);
+        let mut page = PageState::default();
+
+        let first = workload.plan(&base, &page, &mut rng);
+        assert_eq!((first.url.path(), first.action), ("/sign-in", "sign in"));
+        let form = first.form.as_ref().unwrap();
+        assert_eq!(form[0].0, "user");
+        assert!(first.password().is_some());
+
+        page.saw(200, SIGNED_IN);
+        assert!(page.signed_in());
+        let roll = workload.plan(&base, &page, &mut rng);
+        assert_eq!((roll.url.path(), roll.action), ("/roll", "roll"));
+        assert_eq!(roll.password(), None);
+
+        // The session expired: the frontend shows the sign-in page.
+        page.saw(200, SIGN_IN_PAGE);
+        assert!(!page.signed_in());
+        assert_eq!(workload.plan(&base, &page, &mut rng).action, "sign in");
+
+        let out = workload.sign_out(&base);
+        assert_eq!((out.url.path(), out.action), ("/sign-out", "sign out"));
+    }
+
+    #[test]
+    fn mistyped_sign_ins_use_unknown_names_so_the_accounts_are_never_locked_out() {
+        let workload = Workload::for_scenario(stages::stage(6).unwrap().scenario);
+        let base: reqwest::Url = "http://127.0.0.1:8601".parse().unwrap();
+        let mut rng = StdRng::seed_from_u64(60);
+        let page = PageState::default();
+        let mut mistyped = 0;
+        for _ in 0..1000 {
+            let planned = workload.plan(&base, &page, &mut rng);
+            let form = planned.form.unwrap();
+            let (user, password) = (&form[0].1, &form[1].1);
+            match stages::DEMO_ACCOUNTS.iter().find(|(name, _)| name == user) {
+                Some((_, right)) => assert_eq!(password, right),
+                None => {
+                    assert!(user.starts_with("visitor-"), "{user}");
+                    mistyped += 1;
+                }
+            }
+        }
+        // 10% of 1000, give or take.
+        assert!((50..150).contains(&mistyped), "{mistyped}");
+    }
+
+    #[test]
+    fn accounts_parse_from_demo_users() {
+        let accounts = Accounts::parse("ann:pw1, ben:p:w2", 0.0).unwrap();
+        assert_eq!(
+            accounts.accounts,
+            [("ann".into(), "pw1".into()), ("ben".into(), "p:w2".into())]
+        );
+        for bad in ["", "ann", "ann:", ":pw"] {
+            assert!(Accounts::parse(bad, 0.0).is_none(), "{bad}");
         }
     }
 }

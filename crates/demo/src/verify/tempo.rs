@@ -161,18 +161,22 @@ pub fn parse_search(response: &Recorded) -> Result<Vec<FoundTrace>, ApiError> {
         .collect())
 }
 
-/// TraceQL for traces with spans from every one of `services`: spansets
-/// joined with `&&` must all match within one trace.
 /// The TraceQL that finds a trace a stage check can be judged on: for
-/// stage 4, one with a `/roll-async` request in the dice-roller.
+/// stage 4, one with a `/roll-async` request in the dice-roller; for stage
+/// 5, one with a query span in the die-service.
 pub fn traces_showing(check: &stages::StageCheck) -> String {
     match check {
         stages::StageCheck::ConcurrentChildren {
             service, parent, ..
         } => format!("{{resource.service.name=\"{service}\" && name=\"{parent}\"}}"),
+        stages::StageCheck::QueryUnderRequest { service, query, .. } => {
+            format!("{{resource.service.name=\"{service}\" && name=\"{query}\"}}")
+        }
     }
 }
 
+/// TraceQL for traces with spans from every one of `services`: spansets
+/// joined with `&&` must all match within one trace.
 pub fn traces_through(services: &[&str]) -> String {
     services
         .iter()

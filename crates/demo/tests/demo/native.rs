@@ -1,5 +1,6 @@
-//! The stage 1 and stage 4 demos, run as `make demo` runs them, on free
-//! ports; and the stage 1 run with one signal broken on purpose, which the
+//! The demos of stages 1, 4, 5 and 6, run as `make demo` runs them, on free
+//! ports (stages 5 and 6 with a throwaway PostgreSQL cluster of the run's
+//! own); and the stage 1 run with one signal broken on purpose, which the
 //! checklist must catch and name.
 //!
 //! The services are the real binaries from `target/debug/`, built by
@@ -8,7 +9,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use demo::local_checks::{LOGS, SPANS, TRACES, TRAFFIC};
+use demo::local_checks::{LOGS, OUTAGE, SECRETS, SPANS, TRACES, TRAFFIC, USAGE};
 use demo::{DemoOptions, DemoReport, Ports};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -134,6 +135,75 @@ async fn make_demo_for_stage_4_passes_and_draws_overlapping_rolls() {
         starts.iter().filter(|start| **start == first).count() >= 2,
         "the rolls of a batch start together:\n{waterfall}"
     );
+}
+
+fn passed_details(report: &DemoReport, title: &str) -> String {
+    let check = report.checklist.check(title).expect(title);
+    assert!(check.passed, "{title} should pass:\n{report}");
+    check.details.join("\n")
+}
+
+fn stage_options(stage: u8) -> DemoOptions {
+    let mut options = DemoOptions::new(stages::stage(stage).unwrap());
+    options.ports = Ports::Free;
+    options.traffic = TRAFFIC_TIME;
+    options.think_time = (Duration::from_millis(20), Duration::from_millis(100));
+    options.overrides = vec!["dice-roller:ROLL_MAX_DELAY_MS=100".parse().unwrap()];
+    options
+}
+
+/// The first number in `text` after `after`.
+fn number_after(text: &str, after: &str) -> u64 {
+    let rest = &text[text
+        .find(after)
+        .unwrap_or_else(|| panic!("{after:?} in {text}"))
+        + after.len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .find(|part| !part.is_empty())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("a number after {after:?} in {text}"))
+}
+
+/// Stage 5 natively: the run's own PostgreSQL, the query span drawn under
+/// the die-service's request, and the outage drill: the cluster stopped
+/// under traffic, 503s, then recovery with the same processes.
+#[tokio::test]
+async fn make_demo_for_stage_5_draws_the_query_and_survives_the_outage_drill() {
+    let report = run_demo(&stage_options(5)).await;
+    assert!(report.passed(), "{report}");
+    let waterfall = report.waterfall.as_deref().expect("a waterfall");
+    assert!(
+        waterfall.contains("SELECT die_specifications"),
+        "{waterfall}"
+    );
+    let drill = passed_details(&report, OUTAGE);
+    assert!(number_after(&drill, "during the outage: ") > 0, "{drill}");
+    assert!(drill.contains("(503: "), "{drill}");
+    assert!(drill.contains("first success"), "{drill}");
+    assert!(number_after(&drill, "after recovering: ") > 0, "{drill}");
+}
+
+/// Stage 6 natively: signed-in traffic, the frontend's usage lines pushed
+/// to the usage receiver as Alloy would, one row per line, and no secret
+/// the traffic typed or was given anywhere in what the run captured.
+#[tokio::test]
+async fn make_demo_for_stage_6_stores_every_usage_line_and_leaks_no_secret() {
+    let report = run_demo(&stage_options(6)).await;
+    assert!(report.passed(), "{report}");
+    let usage = passed_details(&report, USAGE);
+    let printed = number_after(&usage, "frontend printed ");
+    assert!(printed > 0, "{usage}");
+    assert_eq!(
+        number_after(&usage, "usage_stats holds "),
+        printed,
+        "{usage}"
+    );
+    for event in ["sign_in ", "roll "] {
+        assert!(usage.contains(event), "{event}: {usage}");
+    }
+    let secrets = passed_details(&report, SECRETS);
+    assert!(number_after(&secrets, "for ") > 0, "{secrets}");
+    assert!(secrets.contains("found none"), "{secrets}");
 }
 
 #[tokio::test]

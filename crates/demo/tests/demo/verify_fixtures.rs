@@ -57,6 +57,7 @@ static RECORDED_STAGE: Stage = Stage {
     ],
     scenario: Scenario::RollMix { dice: &[] },
     checks: &[],
+    native_checks: &[],
 };
 
 fn fixtures() -> PathBuf {
