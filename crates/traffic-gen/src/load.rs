@@ -218,7 +218,11 @@ mod tests {
     fn sample(start: Instant, at_ms: u64, latency_ms: u64, status: u16) -> Sample {
         let scheduled = start + Duration::from_millis(at_ms);
         Sample {
-            kind: if (at_ms / 10).is_multiple_of(2) { "get" } else { "list" },
+            kind: if (at_ms / 10).is_multiple_of(2) {
+                "get"
+            } else {
+                "list"
+            },
             scheduled,
             sent: scheduled,
             answered: scheduled + Duration::from_millis(latency_ms),
