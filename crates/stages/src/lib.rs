@@ -665,6 +665,35 @@ const FRONTEND_SERIES_4: &[Series] = &[
     },
 ];
 
+/// The dice-roller from stage 4 on: single rolls and batches, asking the
+/// die-service.
+const fn batch_dice_roller(stage: u8, package: &'static str) -> Service {
+    Service {
+        name: "dice-roller",
+        package,
+        binary: package,
+        port: 8000 + 100 * stage as u16,
+        peers: DICE_ROLLER_PEERS_3,
+        series: DICE_ROLLER_SERIES_4,
+        span_names: &["GET /roll", "GET /roll-async", "roll_die", "GET"],
+        env: &[],
+    }
+}
+
+/// The frontend of stages 4 and 5: the page with the batch form.
+const fn batch_frontend(stage: u8, package: &'static str) -> Service {
+    Service {
+        name: "frontend",
+        package,
+        binary: package,
+        port: 8001 + 100 * stage as u16,
+        peers: FRONTEND_PEERS_3,
+        series: FRONTEND_SERIES_4,
+        span_names: &["GET /", "POST /roll", "GET"],
+        env: &[],
+    }
+}
+
 const STAGE_4: Stage = Stage {
     number: 4,
     title: "concurrent rolls, overlapping spans",
@@ -677,26 +706,8 @@ const STAGE_4: Stage = Stage {
                 value: SettingValue::CopyOfFile("stage4/die-service/dice.json"),
             }],
         ),
-        Service {
-            name: "dice-roller",
-            package: "stage4-dice-roller",
-            binary: "stage4-dice-roller",
-            port: 8400,
-            peers: DICE_ROLLER_PEERS_3,
-            series: DICE_ROLLER_SERIES_4,
-            span_names: &["GET /roll", "GET /roll-async", "roll_die", "GET"],
-            env: &[],
-        },
-        Service {
-            name: "frontend",
-            package: "stage4-frontend",
-            binary: "stage4-frontend",
-            port: 8401,
-            peers: FRONTEND_PEERS_3,
-            series: FRONTEND_SERIES_4,
-            span_names: &["GET /", "POST /roll", "GET"],
-            env: &[],
-        },
+        batch_dice_roller(4, "stage4-dice-roller"),
+        batch_frontend(4, "stage4-frontend"),
     ],
     entry: "frontend",
     edges: THREE_SERVICE_EDGES,
@@ -797,26 +808,8 @@ const STAGE_5: Stage = Stage {
                 },
             ],
         ),
-        Service {
-            name: "dice-roller",
-            package: "stage5-dice-roller",
-            binary: "stage5-dice-roller",
-            port: 8500,
-            peers: DICE_ROLLER_PEERS_3,
-            series: DICE_ROLLER_SERIES_4,
-            span_names: &["GET /roll", "GET /roll-async", "roll_die", "GET"],
-            env: &[],
-        },
-        Service {
-            name: "frontend",
-            package: "stage5-frontend",
-            binary: "stage5-frontend",
-            port: 8501,
-            peers: FRONTEND_PEERS_3,
-            series: FRONTEND_SERIES_4,
-            span_names: &["GET /", "POST /roll", "GET"],
-            env: &[],
-        },
+        batch_dice_roller(5, "stage5-dice-roller"),
+        batch_frontend(5, "stage5-frontend"),
     ],
     entry: "frontend",
     edges: THREE_SERVICE_EDGES,
@@ -861,16 +854,7 @@ const STAGE_6: Stage = Stage {
                 },
             ],
         ),
-        Service {
-            name: "dice-roller",
-            package: "stage6-dice-roller",
-            binary: "stage6-dice-roller",
-            port: 8600,
-            peers: DICE_ROLLER_PEERS_3,
-            series: DICE_ROLLER_SERIES_4,
-            span_names: &["GET /roll", "GET /roll-async", "roll_die", "GET"],
-            env: &[],
-        },
+        batch_dice_roller(6, "stage6-dice-roller"),
         Service {
             name: "frontend",
             package: "stage6-frontend",
