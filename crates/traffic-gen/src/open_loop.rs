@@ -20,7 +20,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing::instrument::WithSubscriber;
 
-use crate::summary::RequestStatus;
+use crate::summary::{RequestStatus, send_and_read_body};
 
 /// One scheduled request and how it ended.
 #[derive(Debug, Clone)]
@@ -102,31 +102,14 @@ async fn send(
         "otel.status_code" = Empty,
     );
     let sent = Instant::now();
-    let (status, message) = async {
-        let Ok(request) = request.build() else {
-            return (RequestStatus::Transport, None);
-        };
-        match client.send(request).await {
-            Ok(response) => {
-                let code = response.status().as_u16();
-                match response.bytes().await {
-                    Ok(body) => (RequestStatus::Http(code), error_message(code, &body)),
-                    Err(error) if error.is_timeout() => (RequestStatus::Timeout, None),
-                    Err(_) => (RequestStatus::Transport, None),
-                }
-            }
-            Err(error) if error.is_timeout() => (RequestStatus::Timeout, None),
-            Err(_) => (RequestStatus::Transport, None),
-        }
-    }
-    .instrument(span.clone())
-    .await;
-    if let RequestStatus::Http(code) = status {
-        span.record("http.response.status_code", i64::from(code));
-    }
-    if status.is_error() {
-        span.record("otel.status_code", "error");
-    }
+    let (status, body) = send_and_read_body(&client, request.build())
+        .instrument(span.clone())
+        .await;
+    let message = match (status, body) {
+        (RequestStatus::Http(code), Some(body)) => error_message(code, &body),
+        _ => None,
+    };
+    status.record_on(&span);
     let _ = samples.send(Sample {
         kind,
         scheduled,

@@ -29,6 +29,46 @@ impl RequestStatus {
     pub fn is_error(self) -> bool {
         !matches!(self, Self::Http(code) if code < 400)
     }
+
+    /// Writes the outcome on the request's span (declared with these
+    /// fields `Empty`): the status code, and error status for an error.
+    pub(crate) fn record_on(self, span: &tracing::Span) {
+        if let Self::Http(code) = self {
+            span.record("http.response.status_code", i64::from(code));
+        }
+        if self.is_error() {
+            span.record("otel.status_code", "error");
+        }
+    }
+}
+
+/// Sends `request` and reads the whole answer, as a user waits for the
+/// whole page: how it ended, and the body when there was one.
+pub(crate) async fn send_and_read_body(
+    client: &telemetry::HttpClient,
+    request: reqwest::Result<reqwest::Request>,
+) -> (RequestStatus, Option<bytes::Bytes>) {
+    let Ok(request) = request else {
+        return (RequestStatus::Transport, None);
+    };
+    let failed = |error: reqwest::Error| {
+        let status = if error.is_timeout() {
+            RequestStatus::Timeout
+        } else {
+            RequestStatus::Transport
+        };
+        (status, None)
+    };
+    match client.send(request).await {
+        Ok(response) => {
+            let code = response.status().as_u16();
+            match response.bytes().await {
+                Ok(body) => (RequestStatus::Http(code), Some(body)),
+                Err(error) => failed(error),
+            }
+        }
+        Err(error) => failed(error),
+    }
 }
 
 impl fmt::Display for RequestStatus {

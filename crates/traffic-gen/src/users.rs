@@ -17,7 +17,7 @@ use tracing::{Instrument, info};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::TrafficConfig;
-use crate::summary::{Outcome, Recorder, RequestStatus, Summary};
+use crate::summary::{Outcome, Recorder, RequestStatus, Summary, send_and_read_body};
 use crate::workload::{PageState, PlannedRequest};
 
 /// How long a run lasts when neither a duration nor a request count is given.
@@ -323,36 +323,17 @@ async fn simulated_request(
             Some(form) => client.request_builder().post(planned.url).form(form),
             None => client.request_builder().get(planned.url),
         };
-        let request = match builder.build() {
-            Ok(request) => request,
-            Err(_) => return (RequestStatus::Transport, None),
-        };
-        match client.send(request).await {
-            Ok(response) => {
-                let code = response.status().as_u16();
-                // The latency covers the whole body, as a user sees it.
-                match response.bytes().await {
-                    Ok(bytes) => (
-                        RequestStatus::Http(code),
-                        keep_body.then(|| String::from_utf8_lossy(&bytes).into_owned()),
-                    ),
-                    Err(error) if error.is_timeout() => (RequestStatus::Timeout, None),
-                    Err(_) => (RequestStatus::Transport, None),
-                }
-            }
-            Err(error) if error.is_timeout() => (RequestStatus::Timeout, None),
-            Err(_) => (RequestStatus::Transport, None),
-        }
+        let (status, body) = send_and_read_body(client, builder.build()).await;
+        // The latency covers the whole body, as a user sees it.
+        let body = body
+            .filter(|_| keep_body)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+        (status, body)
     }
     .instrument(span.clone())
     .await;
     let latency = started.elapsed();
-    if let RequestStatus::Http(code) = status {
-        span.record("http.response.status_code", i64::from(code));
-    }
-    if status.is_error() {
-        span.record("otel.status_code", "error");
-    }
+    status.record_on(&span);
     let outcome = Outcome {
         status,
         latency,
