@@ -1029,6 +1029,54 @@ mod tests {
         }
     }
 
+    /// The demo's databases are the ones each stage's compose file creates,
+    /// and its native checks name services and databases the stage has.
+    #[test]
+    fn native_checks_and_databases_match_the_stage() {
+        for stage in STAGES {
+            let compose = std::fs::read_to_string(
+                repository_root().join(format!("stage{}/docker-compose.yml", stage.number)),
+            )
+            .unwrap();
+            for database in stage.databases() {
+                assert!(
+                    compose.contains(&format!(":5432/{database}")),
+                    "stage {}'s compose has no service using {database}",
+                    stage.number
+                );
+            }
+            let has = |name: &str| stage.services.iter().any(|s| s.name == name);
+            for check in stage.native_checks {
+                match *check {
+                    NativeCheck::DatabaseOutage { service, path } => {
+                        assert!(has(service) && path.starts_with('/'), "{check:?}");
+                        assert!(!stage.databases().is_empty(), "{check:?}");
+                    }
+                    NativeCheck::UsageRouted {
+                        emitter,
+                        receiver,
+                        database,
+                        ..
+                    } => {
+                        assert!(has(emitter) && has(receiver), "{check:?}");
+                        assert!(stage.databases().contains(&database), "{check:?}");
+                    }
+                    NativeCheck::NoSecrets => assert!(
+                        matches!(
+                            stage.scenario,
+                            Scenario::Page {
+                                sign_in: Some(_),
+                                ..
+                            }
+                        ),
+                        "a secret scan needs traffic that uses secrets"
+                    ),
+                }
+            }
+        }
+        assert_eq!(stage(6).unwrap().databases(), ["dicedb", "usagedb"]);
+    }
+
     #[test]
     fn the_traffic_signs_in_with_the_accounts_stage_6_compose_creates() {
         let accounts: Vec<String> = DEMO_ACCOUNTS
