@@ -10,7 +10,7 @@ STAGE_GOALS := stage1 stage2 stage3 stage4 stage5 stage6
 STAGE_ACTIONS := up down logs traffic outage
 ACTION := $(firstword $(filter $(STAGE_ACTIONS),$(MAKECMDGOALS)))
 
-.PHONY: help test lint build run demo verify stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
+.PHONY: help test lint build run demo verify bench soak stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
 
 help: ## list the commands
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,6 +41,15 @@ demo: ## no Docker needed: run the newest stage (or STAGE=N) natively, send traf
 
 verify: ## the stage checklist (STAGE=N) against the Docker stack's Prometheus, Loki and Tempo
 	$(CARGO) run -q -p demo --bin verify -- $(STAGE_ARG) $(VERIFY_ARGS)
+
+# --- what telemetry costs (release builds; not part of CI) -------------------
+
+# Bounded: about four minutes with the defaults on two cores. BENCH_SECONDS
+# (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_CALLGRIND_SHORT/LONG
+# (500/2500 requests; LONG=0 skips callgrind) and BENCH_MODES change it.
+bench: ## stage 1 bare vs full telemetry vs dead/slow collector (wrk, callgrind); rewrites BENCHMARKS.md's table
+	$(CARGO) build --release -p bench
+	$(CARGO) run --release -q -p bench --bin bench -- --write BENCHMARKS.md
 
 # --- the observability stack (needs Docker) -----------------------------------
 
