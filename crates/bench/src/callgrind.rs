@@ -43,6 +43,7 @@ impl CallgrindRun {
         let mut full = vec![
             "valgrind".to_owned(),
             "--tool=callgrind".to_owned(),
+            "--quiet".to_owned(),
             format!("--callgrind-out-file={}", out_file.display()),
         ];
         full.extend_from_slice(command);
