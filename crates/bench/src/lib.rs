@@ -27,8 +27,10 @@ mod wrk;
 
 pub use callgrind::{CallgrindRun, instructions_per_request};
 pub use machine::Machine;
-pub use report::{ModeSummary, Report, Sample, SpanCounts, median, replace_between_markers};
-pub use server::{ServerProcess, pin_current_process, pinned, read_vm_hwm_kib};
+pub use report::{
+    ModeSummary, Report, Sample, SpanCounts, median, replace_between_markers, replace_section,
+};
+pub use server::{ServerProcess, pin_current_process, pinned, read_vm_hwm_kib, read_vm_rss_kib};
 pub use wrk::{REPORT_SCRIPT as WRK_REPORT_SCRIPT, WrkResult, run_wrk};
 
 /// Why a benchmark step failed.

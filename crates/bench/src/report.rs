@@ -321,8 +321,16 @@ fn micros(us: f64) -> String {
 /// `text` with everything from `BEGIN_MARKER` to `END_MARKER` (inclusive)
 /// replaced by `section`, or `section` appended when the markers are absent.
 pub fn replace_between_markers(text: &str, section: &str) -> String {
-    let begin = text.find("<!-- bench:begin");
-    let end = text.find(END_MARKER).map(|i| i + END_MARKER.len());
+    replace_section(text, "bench", section)
+}
+
+/// `text` with everything from `<!-- {name}:begin` to `<!-- {name}:end -->`
+/// (inclusive) replaced by `section`, which carries its own markers; or
+/// `section` appended when the markers are absent.
+pub fn replace_section(text: &str, name: &str, section: &str) -> String {
+    let end_marker = format!("<!-- {name}:end -->");
+    let begin = text.find(&format!("<!-- {name}:begin"));
+    let end = text.find(&end_marker).map(|i| i + end_marker.len());
     match (begin, end) {
         (Some(begin), Some(end)) if begin < end => {
             let rest = text[end..].strip_prefix('\n').unwrap_or(&text[end..]);

@@ -145,10 +145,19 @@ impl ServerProcess {
 
 /// `VmHWM` of `/proc/<pid>/status`: the peak resident set size, in KiB.
 pub fn read_vm_hwm_kib(pid: i32) -> Option<u64> {
+    read_status_kib(pid, "VmHWM:")
+}
+
+/// `VmRSS` of `/proc/<pid>/status`: the resident set size now, in KiB.
+pub fn read_vm_rss_kib(pid: i32) -> Option<u64> {
+    read_status_kib(pid, "VmRSS:")
+}
+
+fn read_status_kib(pid: i32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
