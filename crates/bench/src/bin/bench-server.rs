@@ -1,5 +1,5 @@
 //! The stage 1 dice-roller as `make bench` measures it:
-//! `bench-server --mode bare|full|dead-collector|slow-collector`.
+//! `bench-server --mode bare|full|dead-collector|slow-collector|sampled`.
 //!
 //! Every mode serves the very router and handlers of
 //! `stage1_dice_roller::app`, so the modes differ only in telemetry:
@@ -9,11 +9,11 @@
 //!   "nobody listens" answer; no layer, no `/metrics`, no exporter. The
 //!   business metrics stay, since the handlers record them; they are a few
 //!   atomic adds.
-//! * `full`, `dead-collector`, `slow-collector`: exactly what the service's
-//!   own `main` does: `telemetry::init` (JSON logs on stdout, spans exported
-//!   to `OTEL_EXPORTER_OTLP_ENDPOINT`) and `telemetry::serve`. The three
-//!   differ only in the collector the harness points them at, so the server
-//!   treats them alike.
+//! * `full`, `dead-collector`, `slow-collector`, `sampled`: exactly what the
+//!   service's own `main` does: `telemetry::init` (JSON logs on stdout, spans
+//!   exported to `OTEL_EXPORTER_OTLP_ENDPOINT`) and `telemetry::serve`. They
+//!   differ only in the collector and the sampler the harness sets in the
+//!   environment, so the server treats them alike.
 //!
 //! Settings come from the environment, as for the service: `PORT`,
 //! `ROLL_MAX_DELAY_MS` (the harness sets 0), and the `OTEL_*` variables.

@@ -89,7 +89,7 @@ impl Collectors {
     fn endpoint(&self, mode: Mode) -> Option<String> {
         match mode {
             Mode::Bare => None,
-            Mode::Full => Some(self.accepting.endpoint()),
+            Mode::Full | Mode::Sampled => Some(self.accepting.endpoint()),
             Mode::DeadCollector => Some(format!("http://127.0.0.1:{}", self.dead_port)),
             Mode::SlowCollector => Some(self.slow.endpoint()),
         }
@@ -187,7 +187,8 @@ async fn main() -> anyhow::Result<()> {
             "Server (`bench-server`, release build, `ROLL_MAX_DELAY_MS=0`, `GET {ROLL_PATH}`) pinned to core {}; \
              `wrk -t1 -c{}` for {} s after {} s of warm-up, pinned to core {} with the collectors; \
              {} interleaved rounds, medians. Peak RSS is `VmHWM`; log bytes are the JSON log file's size over the \
-             requests served; spans are the server's own counters read at the end of the load.",
+             requests served; spans are the server's own counters read at the end of the load. \
+             `sampled` is `full` with `OTEL_TRACES_SAMPLER=parentbased_traceidratio` and `OTEL_TRACES_SAMPLER_ARG=0.1`.",
             args.server_cpu,
             args.connections,
             args.seconds,
@@ -219,6 +220,10 @@ fn server_env(collectors: &Collectors, mode: Mode, port: u16) -> Vec<(&'static s
     ];
     if let Some(endpoint) = collectors.endpoint(mode) {
         env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint));
+    }
+    if mode == Mode::Sampled {
+        env.push(("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".to_owned()));
+        env.push(("OTEL_TRACES_SAMPLER_ARG", "0.1".to_owned()));
     }
     env
 }
