@@ -251,7 +251,7 @@ impl Report {
                 target(
                     ratio >= 0.95,
                     format!(
-                        "`{}` within 5% of `full`'s requests/s: {ratio:.2}×",
+                        "`{}` at most 5% slower than `full` (requests/s): {ratio:.2}×",
                         mode.name()
                     ),
                 );
