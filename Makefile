@@ -52,7 +52,8 @@ bench: ## stage 1 bare vs full telemetry vs dead/slow collector (wrk, callgrind)
 	$(CARGO) run --release -q -p bench --bin bench -- --write BENCHMARKS.md
 
 # Ten minutes by default; SOAK_SECONDS shortens it, SOAK_RATE (500 req/s) and
-# SOAK_SAMPLE_SECONDS (10) change the load and the sampling.
+# SOAK_SAMPLE_SECONDS (10) change the load and the sampling; SOAK_KEEP_LOGS=true
+# keeps the services' logs (target/soak/, about 70 MB a minute) after a clean run.
 soak: ## stage 4's three services at 500 req/s for 10 min, memory sampled; rewrites BENCHMARKS.md's soak table
 	$(CARGO) build --release -p bench -p stage4-die-service -p stage4-dice-roller -p stage4-frontend
 	$(CARGO) run --release -q -p bench --bin soak -- --write BENCHMARKS.md
