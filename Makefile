@@ -10,7 +10,7 @@ STAGE_GOALS := stage1 stage2 stage3 stage4 stage5 stage6
 STAGE_ACTIONS := up down logs traffic compare load outage
 ACTION := $(firstword $(filter $(STAGE_ACTIONS),$(MAKECMDGOALS)))
 
-.PHONY: help test lint build run demo verify diff stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
+.PHONY: help test lint build run demo verify diff bench soak stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
 
 help: ## list the commands
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,6 +48,22 @@ verify: ## the stage checklist (STAGE=N) against the Docker stack's Prometheus, 
 diff: ## what stage TO adds to stage FROM (FROM=1 TO=2, ONLY=dice-roller to narrow it)
 	@test -n "$(FROM)" || { echo "usage: make diff FROM=1 TO=2 [ONLY=frontend]" >&2; exit 2; }
 	@$(CARGO) run -q -p stage-diff -- --from $(FROM) $(if $(TO),--to $(TO)) $(if $(ONLY),--only $(ONLY))
+
+# --- what telemetry costs (release builds; not part of CI) -------------------
+
+# Bounded: about four minutes with the defaults on two cores. BENCH_SECONDS
+# (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_CALLGRIND_SHORT/LONG
+# (500/2500 requests; LONG=0 skips callgrind) and BENCH_MODES change it.
+bench: ## stage 1 bare vs full telemetry vs dead/slow collector (wrk, callgrind); rewrites BENCHMARKS.md's table
+	$(CARGO) build --release -p bench
+	$(CARGO) run --release -q -p bench --bin bench -- --write BENCHMARKS.md
+
+# Ten minutes by default; SOAK_SECONDS shortens it, SOAK_RATE (500 req/s) and
+# SOAK_SAMPLE_SECONDS (10) change the load and the sampling; SOAK_KEEP_LOGS=true
+# keeps the services' logs (target/soak/, about 70 MB a minute) after a clean run.
+soak: ## stage 4's three services at 500 req/s for 10 min, memory sampled; rewrites BENCHMARKS.md's soak table
+	$(CARGO) build --release -p bench -p stage4-die-service -p stage4-dice-roller -p stage4-frontend
+	$(CARGO) run --release -q -p bench --bin soak -- --write BENCHMARKS.md
 
 # --- the observability stack (needs Docker) -----------------------------------
 

@@ -58,10 +58,23 @@ impl<W> JsonLogLayer<W> {
     }
 }
 
+/// What a thread reuses from one log line to the next.
+#[derive(Default)]
+struct LineBuffers {
+    line: String,
+    fields: FieldWriter,
+    clock: Clock,
+}
+
 thread_local! {
-    /// The line being assembled and the event's fields, reused across events
-    /// so a log line costs no allocation once a thread has warmed up.
-    static BUFFERS: RefCell<(String, FieldWriter)> = RefCell::new((String::with_capacity(512), FieldWriter::default()));
+    /// The line being assembled, the event's fields and the clock, reused
+    /// across events so a log line costs no allocation once a thread has
+    /// warmed up.
+    static BUFFERS: RefCell<LineBuffers> = RefCell::new(LineBuffers {
+        line: String::with_capacity(512),
+        fields: FieldWriter::default(),
+        clock: Clock::default(),
+    });
 }
 
 impl<S, W> Layer<S> for JsonLogLayer<W>
@@ -70,11 +83,16 @@ where
     W: for<'writer> MakeWriter<'writer> + 'static,
 {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let write_line = |line: &mut String, fields: &mut FieldWriter| {
+        let write_line = |buffers: &mut LineBuffers| {
+            let LineBuffers {
+                line,
+                fields,
+                clock,
+            } = buffers;
             line.clear();
             fields.clear();
             event.record(fields);
-            self.format(event, fields, line);
+            self.format(event, fields, clock, line);
             // A failed write (closed stdout) must not take the service down;
             // there is nowhere left to report it.
             let _ = self
@@ -83,25 +101,24 @@ where
                 .write_all(line.as_bytes());
         };
         BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
-            Ok(mut buffers) => {
-                let (line, fields) = &mut *buffers;
-                write_line(line, fields);
-            }
+            Ok(mut buffers) => write_line(&mut buffers),
             // Only reachable if writing a line itself logs; use fresh buffers.
-            Err(_) => write_line(&mut String::new(), &mut FieldWriter::default()),
+            Err(_) => write_line(&mut LineBuffers::default()),
         });
     }
 }
 
 impl<W> JsonLogLayer<W> {
-    fn format(&self, event: &Event<'_>, fields: &FieldWriter, line: &mut String) {
+    fn format(
+        &self,
+        event: &Event<'_>,
+        fields: &FieldWriter,
+        clock: &mut Clock,
+        line: &mut String,
+    ) {
         let metadata = event.metadata();
         line.push_str("{\"timestamp\":\"");
-        let _ = write!(
-            line,
-            "{}",
-            humantime::format_rfc3339_micros(SystemTime::now())
-        );
+        clock.write_now(line);
         line.push_str("\",\"level\":\"");
         line.push_str(level_name(*metadata.level()));
         line.push_str("\",");
@@ -115,12 +132,11 @@ impl<W> JsonLogLayer<W> {
             let span = cx.span();
             let span_context = span.span_context();
             if span_context.is_valid() {
-                let _ = write!(
-                    line,
-                    ",\"trace_id\":\"{:032x}\",\"span_id\":\"{:016x}\"",
-                    span_context.trace_id(),
-                    span_context.span_id()
-                );
+                line.push_str(",\"trace_id\":\"");
+                push_hex(line, &span_context.trace_id().to_bytes());
+                line.push_str("\",\"span_id\":\"");
+                push_hex(line, &span_context.span_id().to_bytes());
+                line.push('"');
             }
         });
         line.push_str("}\n");
@@ -239,24 +255,84 @@ struct JsonEscaper<'a>(&'a mut String);
 
 impl fmt::Write for JsonEscaper<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let mut rest = s;
-        while let Some(index) = rest.find(|c: char| c == '"' || c == '\\' || c < ' ') {
-            self.0.push_str(&rest[..index]);
-            let c = rest.as_bytes()[index];
-            match c {
-                b'"' => self.0.push_str("\\\""),
-                b'\\' => self.0.push_str("\\\\"),
-                b'\n' => self.0.push_str("\\n"),
-                b'\r' => self.0.push_str("\\r"),
-                b'\t' => self.0.push_str("\\t"),
-                _ => {
-                    let _ = write!(self.0, "\\u{c:04x}");
-                }
-            }
-            rest = &rest[index + 1..];
+        let needs_escape = |byte: u8| byte < 0x20 || byte == b'"' || byte == b'\\';
+        // Most values (targets, messages, names) need no escape at all: check
+        // without branching per byte, which the compiler turns into a few
+        // vector instructions, and copy them in one go.
+        if !s.bytes().fold(false, |any, byte| any | needs_escape(byte)) {
+            self.0.push_str(s);
+            return Ok(());
         }
-        self.0.push_str(rest);
+        // Byte by byte: every byte that needs escaping is ASCII, so the runs
+        // between them are whole UTF-8 sequences and are copied as they are.
+        let mut start = 0;
+        for (index, &byte) in s.as_bytes().iter().enumerate() {
+            let escaped = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            self.0.push_str(&s[start..index]);
+            if escaped.is_empty() {
+                self.0.push_str("\\u00");
+                push_hex_byte(self.0, byte);
+            } else {
+                self.0.push_str(escaped);
+            }
+            start = index + 1;
+        }
+        self.0.push_str(&s[start..]);
         Ok(())
+    }
+}
+
+/// Appends `bytes` as lower-case hex, two digits a byte: how trace and span
+/// ids are written, without the formatting machinery (`{:032x}` of a `u128`
+/// costs several times as much).
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    for &byte in bytes {
+        push_hex_byte(out, byte);
+    }
+}
+
+fn push_hex_byte(out: &mut String, byte: u8) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+    out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+}
+
+/// The RFC 3339 timestamp of a log line, to the microsecond, in UTC. The part
+/// up to the second is formatted once a second per thread and reused; only
+/// the microseconds are written for each line.
+#[derive(Default)]
+struct Clock {
+    /// The second `prefix` shows, in seconds since the epoch.
+    second: u64,
+    /// `2026-11-25T03:17:21.`
+    prefix: String,
+}
+
+impl Clock {
+    fn write_now(&mut self, line: &mut String) {
+        let since_epoch = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let second = since_epoch.as_secs();
+        if second != self.second || self.prefix.is_empty() {
+            self.second = second;
+            self.prefix.clear();
+            let whole = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(second);
+            // `2026-11-25T03:17:21Z`: keep all but the zone, add the point.
+            let _ = write!(self.prefix, "{}", humantime::format_rfc3339_seconds(whole));
+            self.prefix.pop();
+            self.prefix.push('.');
+        }
+        line.push_str(&self.prefix);
+        let _ = write!(line, "{:06}Z", since_epoch.subsec_micros());
     }
 }
 
@@ -280,6 +356,42 @@ mod tests {
             let parsed: String = serde_json::from_str(&json).unwrap();
             assert_eq!(parsed, original);
         }
+    }
+
+    #[test]
+    fn ids_are_written_as_format_would() {
+        let trace_id =
+            opentelemetry::trace::TraceId::from(0x0102_a0ff_0000_0000_0000_0000_dead_beef_u128);
+        let mut hex = String::new();
+        push_hex(&mut hex, &trace_id.to_bytes());
+        assert_eq!(hex, format!("{trace_id:032x}"));
+        assert_eq!(hex, "0102a0ff0000000000000000deadbeef");
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_microseconds_and_follow_the_clock() {
+        let mut clock = Clock::default();
+        for _ in 0..3 {
+            let before = SystemTime::now();
+            let mut line = String::new();
+            clock.write_now(&mut line);
+            assert_eq!(line.len(), "2026-11-25T03:17:21.953412Z".len(), "{line}");
+            let parsed = humantime::parse_rfc3339(&line).unwrap();
+            let after = SystemTime::now();
+            // Truncated to the microsecond, so at most 1 µs before `before`.
+            assert!(
+                parsed + std::time::Duration::from_micros(1) >= before,
+                "{line}"
+            );
+            assert!(parsed <= after, "{line}");
+        }
+        // A cached second that is not the current one is replaced.
+        clock.second -= 1;
+        let mut line = String::new();
+        clock.write_now(&mut line);
+        let parsed = humantime::parse_rfc3339(&line).unwrap();
+        let skew = SystemTime::now().duration_since(parsed).unwrap();
+        assert!(skew < std::time::Duration::from_secs(1), "{line}");
     }
 
     #[test]

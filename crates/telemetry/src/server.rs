@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -13,6 +14,7 @@ use axum::response::Response;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_http::HeaderExtractor;
+use prometheus::{Histogram, IntCounter, IntGauge};
 use tower::{Layer, Service};
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -59,6 +61,7 @@ impl<S> Layer<S> for HttpServerLayer {
         HttpServerService {
             inner,
             metrics: self.metrics.clone(),
+            series: Arc::default(),
         }
     }
 }
@@ -68,6 +71,88 @@ impl<S> Layer<S> for HttpServerLayer {
 pub struct HttpServerService<S> {
     inner: S,
     metrics: HttpServerMetrics,
+    /// The metric series of the route this service wraps, looked up on its
+    /// first request and shared by every clone (axum clones the service per
+    /// request).
+    series: Arc<OnceLock<Arc<RouteSeries>>>,
+}
+
+/// One route's series of the RED metrics. `with_label_values` hashes every
+/// label value and takes the metric's lock on each call, three times a
+/// request; a route's series never change, so they are looked up once.
+struct RouteSeries {
+    method: &'static str,
+    handler: String,
+    /// The SERVER span's name, `{method} {route}`: formatted once too.
+    span_name: String,
+    in_flight: IntGauge,
+    duration: Histogram,
+    /// One counter per status code the route has answered with: a handful.
+    requests: Mutex<Vec<(u16, IntCounter)>>,
+}
+
+impl RouteSeries {
+    fn new(
+        metrics: &HttpServerMetrics,
+        method: &'static str,
+        handler: &str,
+        route: Option<&str>,
+    ) -> Self {
+        // Semantic conventions: `{method} {route}`, or the bare method when no
+        // route matched, so span names stay a closed set like metric labels.
+        let span_name = match route {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_owned(),
+        };
+        Self {
+            method,
+            handler: handler.to_owned(),
+            span_name,
+            in_flight: metrics.in_flight.with_label_values(&[method, handler]),
+            duration: metrics.duration.with_label_values(&[method, handler]),
+            requests: Mutex::default(),
+        }
+    }
+
+    fn count(&self, metrics: &HttpServerMetrics, status: StatusCode) {
+        // A poisoned lock only means another request panicked mid-push; the
+        // list is still valid.
+        let mut requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let code = status.as_u16();
+        if let Some((_, counter)) = requests.iter().find(|(known, _)| *known == code) {
+            counter.inc();
+            return;
+        }
+        let counter = metrics.requests.with_label_values(&[
+            self.method,
+            self.handler.as_str(),
+            status.as_str(),
+        ]);
+        counter.inc();
+        requests.push((code, counter));
+    }
+}
+
+impl<S> HttpServerService<S> {
+    /// The series of `method` on `handler`: the cached ones when they match
+    /// (always, unless one service wraps several routes or methods), else
+    /// freshly looked up.
+    fn series(&self, method: &'static str, route: Option<&str>) -> Arc<RouteSeries> {
+        let handler = route.unwrap_or(UNMATCHED_ROUTE);
+        if let Some(series) = self.series.get()
+            && series.method == method
+            && series.handler == handler
+        {
+            return series.clone();
+        }
+        let series = Arc::new(RouteSeries::new(&self.metrics, method, handler, route));
+        // The first lookup is kept; a concurrent or different one is used once.
+        let _ = self.series.set(series.clone());
+        series
+    }
 }
 
 impl<S> Service<Request> for HttpServerService<S>
@@ -89,17 +174,13 @@ where
         let route = request
             .extensions()
             .get::<MatchedPath>()
-            .map(|path| path.as_str().to_owned());
-        let handler = route.as_deref().unwrap_or(UNMATCHED_ROUTE).to_owned();
-        let span = request_span(&request, method, route.as_deref());
+            .map(|path| path.as_str());
+        let series = self.series(method, route);
+        let span = request_span(&request, &series.span_name, method, route);
 
-        let in_flight = self
-            .metrics
-            .in_flight
-            .with_label_values(&[method, handler.as_str()]);
-        in_flight.inc();
+        series.in_flight.inc();
         // Decrements even if the client goes away and the future is dropped.
-        let in_flight = InFlightGuard(in_flight);
+        let in_flight = InFlightGuard(series.in_flight.clone());
 
         let metrics = self.metrics.clone();
         let response = self.inner.call(request).instrument(span.clone());
@@ -117,14 +198,8 @@ where
                     span.record("otel.status_code", "error");
                     span.record("error.type", status.as_str());
                 }
-                metrics
-                    .requests
-                    .with_label_values(&[method, handler.as_str(), status.as_str()])
-                    .inc();
-                metrics
-                    .duration
-                    .with_label_values(&[method, handler.as_str()])
-                    .observe(start.elapsed().as_secs_f64());
+                series.count(&metrics, status);
+                series.duration.observe(start.elapsed().as_secs_f64());
             }
             result
         })
@@ -133,16 +208,15 @@ where
 
 /// Opens the SERVER span for `request` as a child of the caller's span, if the
 /// request carried a valid `traceparent`.
-fn request_span(request: &Request, method: &'static str, route: Option<&str>) -> tracing::Span {
-    // Semantic conventions: `{method} {route}`, or the bare method when no
-    // route matched, so span names stay a closed set like metric labels.
-    let name = match route {
-        Some(route) => format!("{method} {route}"),
-        None => method.to_owned(),
-    };
+fn request_span(
+    request: &Request,
+    name: &str,
+    method: &'static str,
+    route: Option<&str>,
+) -> tracing::Span {
     let span = tracing::info_span!(
         "HTTP request",
-        otel.name = name.as_str(),
+        otel.name = name,
         // Stage 1: SERVER kind is half of what draws an edge in Tempo's
         // service graph; the caller's CLIENT span is the other half.
         otel.kind = "server",
@@ -184,12 +258,13 @@ fn protocol_version(request: &Request) -> &'static str {
     }
 }
 
-fn user_agent(request: &Request) -> &str {
+/// The caller's `User-Agent`, if it sent one: an absent header records no
+/// attribute rather than an empty one.
+fn user_agent(request: &Request) -> Option<&str> {
     request
         .headers()
         .get(axum::http::header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
 }
 
 /// The answer to a path no route matches. [`crate::serve`] installs it as

@@ -48,7 +48,8 @@ pub struct Telemetry {
 /// `tracing` subscriber, and the global W3C trace-context + baggage
 /// propagator. Log lines go to stdout through a background writer, so a slow
 /// terminal or log shipper never blocks a request (lines beyond its buffer are
-/// dropped instead).
+/// dropped instead), and leave in batches, one system call for all the lines
+/// that arrived while the last batch was written.
 ///
 /// Call it once, first thing in `main`, and keep the result.
 ///
@@ -59,7 +60,12 @@ pub struct Telemetry {
 /// ```
 pub fn init(service_name: &str) -> Result<Telemetry, TelemetryError> {
     let config = TelemetryConfig::from_env(service_name)?;
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    // The background writer drains every line waiting in its channel, then
+    // flushes: with this buffer a burst of lines leaves in one `write`
+    // instead of one system call per line (stdout is line-buffered), and a
+    // line never waits longer than the writer takes to catch up.
+    let stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
+    let (writer, guard) = tracing_appender::non_blocking(stdout);
     let mut telemetry = build(&config, writer)?;
     telemetry._log_writer = Some(guard);
     tracing::dispatcher::set_global_default(telemetry.dispatch.clone())?;

@@ -251,6 +251,34 @@ impl SpanProcessor for AccountedProcessor {
     }
 }
 
+/// Lowers the scheduling priority of the calling thread (the batch
+/// processor's, on which exports run) once: where the exporter and the
+/// request handlers compete for one core, the requests win, and a batch of
+/// spans is encoded in the handlers' idle time. Under CPU saturation the
+/// exporter falls behind, the bounded queue fills and spans are dropped (and
+/// counted), instead of requests waiting behind an export.
+fn yield_to_requests() {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if LOWERED.replace(true) {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls with no pointers: `gettid` cannot fail, and
+    // `setpriority` on this thread's id changes only this thread (Linux keeps
+    // a nice value per thread). A failure leaves the priority as it was.
+    unsafe {
+        let thread = libc::gettid() as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, thread, EXPORTER_NICE);
+    }
+}
+
+/// The nice value of the exporter's thread: a weight about a tenth of a
+/// request handler's when both want the same core.
+#[cfg(target_os = "linux")]
+const EXPORTER_NICE: libc::c_int = 10;
+
 #[derive(Debug)]
 struct AccountedExporter {
     inner: SpanExporter,
@@ -259,6 +287,7 @@ struct AccountedExporter {
 
 impl opentelemetry_sdk::trace::SpanExporter for AccountedExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        yield_to_requests();
         let spans = batch.len();
         let result = self.inner.export(batch).await;
         self.accounting.settle(spans, &result);

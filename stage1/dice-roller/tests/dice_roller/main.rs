@@ -11,4 +11,5 @@ mod logs;
 mod metrics;
 mod prometheus;
 mod shutdown;
+mod sigterm;
 mod traces;
