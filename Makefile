@@ -10,11 +10,14 @@ STAGE_GOALS := stage1 stage2 stage3 stage4 stage5 stage6
 STAGE_ACTIONS := up down logs traffic compare load outage
 ACTION := $(firstword $(filter $(STAGE_ACTIONS),$(MAKECMDGOALS)))
 
-.PHONY: help test lint build run demo verify diff bench soak stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
+.PHONY: help setup test lint build run demo verify diff bench soak stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
 
 help: ## list the commands
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 	@echo "  make stageN ACTION   ACTION: $(STAGE_ACTIONS)"
+
+setup: ## once, on a fresh Debian/Ubuntu: the packages demo and tests run for real (postgresql, prometheus, chromium...) and cargo-nextest
+	bash .ci/install-deps
 
 build: ## build every service and tool (one debug build serves tests and demo)
 	$(CARGO) build --workspace --all-targets
