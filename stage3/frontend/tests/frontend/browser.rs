@@ -34,8 +34,8 @@ async fn a_person_picks_a_die_listed_by_the_die_service_and_sees_the_result_and_
         .unwrap();
     let value: i64 = value.text().await.unwrap().parse().unwrap();
     assert!(
-        (2..=7).contains(&value),
-        "the risky die rolls 2 to 7, got {value}"
+        (1..=6).contains(&value),
+        "the fair die rolls 1 to 6, got {value}"
     );
     let trace_id = page
         .find(Locator::Id("trace-id"))
