@@ -48,13 +48,39 @@ pub use service::{TestService, telemetry_config};
 pub use traffic::RequestLoop;
 pub use usage_forwarder::{ForwardError, USAGE_MARKER, forward_usage_lines, usage_lines};
 
-/// A loopback port that was free a moment ago, for programs that cannot be
-/// told to pick their own (Prometheus, PostgreSQL).
+/// A port that was free a moment ago, for programs that cannot be told to
+/// pick their own (Prometheus, PostgreSQL, a service binary).
+///
+/// Between this check and the program's own bind, someone else may take the
+/// port. Port 0 would hand out one of the kernel's ephemeral ports, the range
+/// every outgoing connection of every test also draws its local port from,
+/// so under a parallel test run that race is lost now and then. The ports
+/// here come from below that range instead, chosen at random, where only
+/// another caller of this function can collide (and a program that fails to
+/// bind can be given another).
 pub fn free_port() -> u16 {
+    use rand::Rng;
+    let (low, high) = (20_000u16, ephemeral_ports_start().clamp(20_001, 32_768));
+    let mut rng = rand::rng();
+    for _ in 0..100 {
+        let port = rng.random_range(low..high);
+        let bindable = |host: &str| std::net::TcpListener::bind((host, port)).is_ok();
+        if bindable("127.0.0.1") && bindable("0.0.0.0") {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("bind 127.0.0.1:0")
+}
+
+/// Where the kernel's ephemeral ports start (Linux's default is 32768).
+fn ephemeral_ports_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A line of Prometheus text exposition, parsed enough for exact assertions.

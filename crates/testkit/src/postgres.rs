@@ -96,7 +96,7 @@ impl PostgresCluster {
                 )));
             }
         }
-        let cluster = Self {
+        let mut cluster = Self {
             directory,
             bin,
             port: free_port(),
@@ -114,7 +114,18 @@ impl PostgresCluster {
                 "--no-instructions",
             ],
         )?;
-        cluster.try_start_again()?;
+        // A port free a moment ago may be taken by now (see `free_port`):
+        // before anyone has been told the port, another one will do.
+        let mut attempts = 1;
+        while let Err(error) = cluster.try_start_again() {
+            let lost_the_port = matches!(&error, PostgresError::Failed { log, .. }
+                if log.contains("Address already in use"));
+            if !lost_the_port || attempts == 5 {
+                return Err(error);
+            }
+            attempts += 1;
+            cluster.port = free_port();
+        }
         cluster.try_create_database(database)?;
         Ok(cluster)
     }
