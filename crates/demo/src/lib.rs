@@ -62,8 +62,6 @@ pub enum DemoError {
         binary: PathBuf,
         source: std::io::Error,
     },
-    #[error("no free port on 127.0.0.1")]
-    NoPort(#[source] std::io::Error),
     #[error("127.0.0.1:{0} does not make a URL")]
     Url(u16),
     #[error("cannot set up the traffic generator's telemetry")]

@@ -161,26 +161,26 @@ pub async fn run(
     // Files the services get copies of (`SettingValue::CopyOfFile`); removed
     // when the run ends.
     let files = tempfile::tempdir().map_err(DemoError::Files)?;
+    tokio::pin!(interrupted);
+    // Stages 5 and 6: a PostgreSQL of the run's own. Declared before the
+    // services, it is dropped (stopped and removed) only after they are.
+    if !options.stage.databases().is_empty() {
+        narrate(options, "starting a throwaway PostgreSQL cluster ...");
+    }
+    let database = tokio::select! {
+        database = RunDatabase::for_stage(options.stage) => database?,
+        () = &mut interrupted => return Err(DemoError::Interrupted),
+    };
+    let context = RunContext {
+        options,
+        binaries: &binaries,
+        receiver: &receiver,
+        files: files.path(),
+        database: database.as_ref(),
+    };
     let mut running = Vec::new();
     let result = tokio::select! {
-        result = async {
-            // Stages 5 and 6: a PostgreSQL of the run's own, dropped (stopped
-            // and removed) only after every service has stopped below.
-            if !options.stage.databases().is_empty() {
-                narrate(options, "starting a throwaway PostgreSQL cluster ...");
-            }
-            let database = RunDatabase::for_stage(options.stage).await?;
-            let context = RunContext {
-                options,
-                binaries: &binaries,
-                receiver: &receiver,
-                files: files.path(),
-                database: database.as_ref(),
-            };
-            let report = run_stage(&context, &mut running).await;
-            stop_all(&mut running, options).await;
-            report
-        } => result,
+        result = run_stage(&context, &mut running) => result,
         () = interrupted => Err(DemoError::Interrupted),
     };
     stop_all(&mut running, options).await;
@@ -473,7 +473,7 @@ async fn start_services(
     let options = context.options;
     let mut starts = Vec::new();
     for (service, binary) in options.stage.services.iter().zip(context.binaries) {
-        let port = choose_port(options, service.port)?;
+        let port = choose_port(options, service.port);
         let env = service_env(context, service, port, running)?;
         narrate(
             options,
@@ -563,19 +563,20 @@ fn copy_into(files: &Path, service: &str, relative: &str) -> Result<PathBuf, Dem
     Ok(copy)
 }
 
-fn choose_port(options: &DemoOptions, stage_port: u16) -> Result<u16, DemoError> {
+fn choose_port(options: &DemoOptions, stage_port: u16) -> u16 {
     if options.ports == Ports::Stage && port_is_free(stage_port) {
-        return Ok(stage_port);
+        return stage_port;
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(DemoError::NoPort)?;
-    let port = listener.local_addr().map_err(DemoError::NoPort)?.port();
+    // Outside the kernel's ephemeral range, which every outgoing connection
+    // also draws from (see `testkit::free_port`).
+    let port = testkit::free_port();
     if options.ports == Ports::Stage {
         narrate(
             options,
             &format!("port {stage_port} is taken; using {port}"),
         );
     }
-    Ok(port)
+    port
 }
 
 /// Whether a service could listen on `port` (services bind 0.0.0.0).
