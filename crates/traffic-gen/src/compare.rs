@@ -15,6 +15,8 @@ use telemetry::HttpClient;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::summary::millis;
+
 /// What to compare: batch sizes, repetitions per size and mode, and the die.
 #[derive(Debug, Clone)]
 pub struct CompareConfig {
@@ -198,10 +200,6 @@ impl fmt::Display for Comparison {
         }
         Ok(())
     }
-}
-
-fn millis(duration: Duration) -> String {
-    format!("{:.0} ms", duration.as_secs_f64() * 1000.0)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::open_loop::{self, Sample, quantile};
-use crate::summary::RequestStatus;
+use crate::summary::{RequestStatus, describe_statuses, millis};
 
 /// The die identifiers the die-service serves: its `GET /dice` answers
 /// `{"identifiers": [...]}`.
@@ -182,21 +182,16 @@ impl fmt::Display for LoadReport {
             millis(self.p99),
             millis(self.max)
         )?;
-        let by_status: Vec<String> = self
-            .errors
-            .iter()
-            .map(|(status, count)| format!("{status}: {count}"))
-            .collect();
         writeln!(
             f,
             "errors: {} of {} ({:.2}%){}",
             self.error_count(),
             self.sent,
             self.error_rate() * 100.0,
-            if by_status.is_empty() {
+            if self.errors.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", by_status.join(", "))
+                format!(" ({})", describe_statuses(&self.errors))
             }
         )?;
         writeln!(
@@ -205,10 +200,6 @@ impl fmt::Display for LoadReport {
             millis(self.worst_send_lag)
         )
     }
-}
-
-pub(crate) fn millis(duration: Duration) -> String {
-    format!("{:.0} ms", duration.as_secs_f64() * 1000.0)
 }
 
 #[cfg(test)]

@@ -15,9 +15,8 @@ use telemetry::HttpClient;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::load::millis;
 use crate::open_loop::{self, Sample, quantile};
-use crate::summary::RequestStatus;
+use crate::summary::{RequestStatus, describe_statuses, millis};
 
 /// How the service under test must fail while its database is down: fast
 /// (bounded acquire and statement timeouts, issue 9) and with a 503.
@@ -279,14 +278,6 @@ fn report(samples: &[Sample], timeline: &Timeline) -> OutageReport {
         recovered_after: recovery.map(|s| s.answered - timeline.start_issued),
         after: (after.len(), after.iter().filter(|s| !s.succeeded()).count()),
     }
-}
-
-fn describe_statuses(statuses: &BTreeMap<RequestStatus, u64>) -> String {
-    statuses
-        .iter()
-        .map(|(status, count)| format!("{status}: {count}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl fmt::Display for OutageReport {

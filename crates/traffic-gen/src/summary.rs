@@ -71,6 +71,15 @@ pub(crate) async fn send_and_read_body(
     }
 }
 
+/// `503: 21, timeout: 2`: how many requests ended each way.
+pub(crate) fn describe_statuses(statuses: &BTreeMap<RequestStatus, u64>) -> String {
+    statuses
+        .iter()
+        .map(|(status, count)| format!("{status}: {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl fmt::Display for RequestStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -249,19 +258,14 @@ impl fmt::Display for Summary {
             "{} requests to {} by {} users in {:.1} s ({:.1}/s)",
             self.requests, self.target, self.users, seconds, rate
         )?;
-        let by_status: Vec<String> = self
-            .errors
-            .iter()
-            .map(|(status, count)| format!("{status}: {count}"))
-            .collect();
-        if by_status.is_empty() {
+        if self.errors.is_empty() {
             writeln!(f, "errors: none")?;
         } else {
             writeln!(
                 f,
                 "errors: {} ({})",
                 self.error_count(),
-                by_status.join(", ")
+                describe_statuses(&self.errors)
             )?;
         }
         writeln!(
@@ -302,7 +306,8 @@ fn describe(reference: &TraceRef) -> String {
     format!("{} in {}", reference.status, millis(reference.latency))
 }
 
-fn millis(duration: Duration) -> String {
+/// A duration as the reports print it: `231 ms`.
+pub(crate) fn millis(duration: Duration) -> String {
     format!("{:.0} ms", duration.as_secs_f64() * 1000.0)
 }
 
