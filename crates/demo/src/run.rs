@@ -514,7 +514,9 @@ fn service_env(
         ("OTEL_BSP_SCHEDULE_DELAY", SCHEDULE_DELAY_MS.to_owned()),
         // Whatever the caller's shell says, the demo checks every span.
         ("OTEL_TRACES_SAMPLER", "parentbased_always_on".to_owned()),
-        ("RUST_LOG", "info".to_owned()),
+        // The services' own default (INFO, libraries' plumbing spans off),
+        // whatever the caller's shell says.
+        ("RUST_LOG", telemetry::DEFAULT_LOG_FILTER.to_owned()),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))

@@ -201,6 +201,11 @@ async fn make_demo_for_stage_6_stores_every_usage_line_and_leaks_no_secret() {
     for event in ["sign_in ", "roll "] {
         assert!(usage.contains(event), "{event}: {usage}");
     }
+    // The session layer's own INFO spans (`call`, `get_record`) are plumbing,
+    // filtered out by the services' default `RUST_LOG`.
+    let waterfall = report.waterfall.as_deref().expect("a waterfall");
+    assert!(waterfall.contains("frontend"), "{waterfall}");
+    assert!(!waterfall.contains("get_record"), "{waterfall}");
     let secrets = passed_details(&report, SECRETS);
     assert!(number_after(&secrets, "for ") > 0, "{secrets}");
     assert!(secrets.contains("found none"), "{secrets}");
