@@ -293,6 +293,37 @@ impl Stage {
     }
 }
 
+/// The dice-roller's series in stages 1 and 2: RED metrics of `/roll`, and
+/// the rolls of both dice of the mix.
+const DICE_ROLLER_SERIES_1: &[Series] = &[
+    // RED: rate and errors, then duration, of the rolls served.
+    Series {
+        name: "http_requests_total",
+        labels: &[("handler", "/roll"), ("method", "GET")],
+    },
+    Series {
+        name: "http_request_duration_seconds_bucket",
+        labels: &[("handler", "/roll")],
+    },
+    // The business metrics, for both dice of the mix.
+    Series {
+        name: "dice_rolls_total",
+        labels: &[("die_type", "fair"), ("result", "success")],
+    },
+    Series {
+        name: "dice_rolls_total",
+        labels: &[("die_type", "risky")],
+    },
+    Series {
+        name: "dice_roll_value_bucket",
+        labels: &[("die_type", "fair")],
+    },
+    Series {
+        name: "dice_roll_value_bucket",
+        labels: &[("die_type", "risky")],
+    },
+];
+
 const STAGE_1: Stage = Stage {
     number: 1,
     title: "one service, all three signals",
@@ -302,34 +333,7 @@ const STAGE_1: Stage = Stage {
         binary: "stage1-dice-roller",
         port: 8100,
         peers: &[],
-        series: &[
-            // RED: rate and errors, then duration, of the rolls served.
-            Series {
-                name: "http_requests_total",
-                labels: &[("handler", "/roll"), ("method", "GET")],
-            },
-            Series {
-                name: "http_request_duration_seconds_bucket",
-                labels: &[("handler", "/roll")],
-            },
-            // The business metrics, for both dice of the mix.
-            Series {
-                name: "dice_rolls_total",
-                labels: &[("die_type", "fair"), ("result", "success")],
-            },
-            Series {
-                name: "dice_rolls_total",
-                labels: &[("die_type", "risky")],
-            },
-            Series {
-                name: "dice_roll_value_bucket",
-                labels: &[("die_type", "fair")],
-            },
-            Series {
-                name: "dice_roll_value_bucket",
-                labels: &[("die_type", "risky")],
-            },
-        ],
+        series: DICE_ROLLER_SERIES_1,
         span_names: &["GET /roll", "roll_die"],
         env: &[],
     }],
@@ -494,28 +498,7 @@ const STAGE_2: Stage = Stage {
             binary: "stage2-dice-roller",
             port: 8200,
             peers: &[],
-            series: &[
-                Series {
-                    name: "http_requests_total",
-                    labels: &[("handler", "/roll"), ("method", "GET")],
-                },
-                Series {
-                    name: "http_request_duration_seconds_bucket",
-                    labels: &[("handler", "/roll")],
-                },
-                Series {
-                    name: "dice_rolls_total",
-                    labels: &[("die_type", "fair"), ("result", "success")],
-                },
-                Series {
-                    name: "dice_rolls_total",
-                    labels: &[("die_type", "risky")],
-                },
-                Series {
-                    name: "dice_roll_value_bucket",
-                    labels: &[("die_type", "fair")],
-                },
-            ],
+            series: DICE_ROLLER_SERIES_1,
             span_names: &["GET /roll", "roll_die"],
             env: &[],
         },
