@@ -7,17 +7,26 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 STAGE_GOALS := stage1 stage2 stage3 stage4 stage5 stage6
-STAGE_ACTIONS := up down logs traffic compare load outage
+STAGE_ACTIONS := up down logs traffic compare load outage test
 ACTION := $(firstword $(filter $(STAGE_ACTIONS),$(MAKECMDGOALS)))
+# The stage goal on the command line, if any (`make stage3 test`).
+STAGE_GOAL := $(firstword $(filter $(STAGE_GOALS),$(MAKECMDGOALS)))
 
-.PHONY: help setup test lint build run demo verify diff bench soak stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
+.PHONY: help setup deps test lint build run demo verify diff bench soak stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
 
 help: ## list the commands
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 	@echo "  make stageN ACTION   ACTION: $(STAGE_ACTIONS)"
 
-setup: ## once, on a fresh Debian/Ubuntu: the packages demo and tests run for real (postgresql, prometheus, chromium...) and cargo-nextest
-	bash .ci/install-deps
+setup: ## install up front what demo and tests need (postgresql, prometheus, chromium..., cargo-nextest); demo and test also do it first
+	@bash .ci/install-deps
+	@echo "everything make demo and make test need is installed"
+
+# Run first by demo and test: installs what is missing (apt-get as root or
+# with sudo; otherwise it stops with the line to run), silent and quick when
+# nothing is.
+deps:
+	@bash .ci/install-deps
 
 build: ## build every service and tool (one debug build serves tests and demo)
 	$(CARGO) build --workspace --all-targets
@@ -26,9 +35,13 @@ lint: ## formatting and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: lint build ## everything CI runs: lint, every test (in parallel), doc tests
+# `make stageN test` names the action `test` too; then this goal is only the
+# stage goal's argument (see $(STAGE_ACTIONS) below) and runs nothing itself.
+ifeq ($(STAGE_GOAL),)
+test: deps lint build ## everything CI runs: lint, every test (in parallel), doc tests; make stageN test: one stage's
 	$(CARGO) nextest run --workspace --no-fail-fast
 	$(CARGO) test --workspace --doc
+endif
 
 run: ## stage 1's dice-roller natively on :8100, JSON logs on stdout
 	$(CARGO) run -p stage1-dice-roller
@@ -38,7 +51,7 @@ run: ## stage 1's dice-roller natively on :8100, JSON logs on stdout
 # exists, which they compute from their table of stages.
 STAGE_ARG = $(if $(filter command line environment,$(origin STAGE)),--stage $(STAGE))
 
-demo: ## no Docker needed: run the newest stage (or STAGE=N) natively, send traffic, print the checked checklist and a trace
+demo: deps ## no Docker needed: run the newest stage (or STAGE=N) natively, send traffic, print the checked checklist and a trace
 	$(CARGO) build --workspace --bins
 	$(CARGO) run -q -p demo --bin demo -- $(STAGE_ARG) $(DEMO_ARGS)
 
@@ -93,12 +106,21 @@ $(STAGE_GOALS):
 	@if [ -z "$(ACTION)" ]; then echo "usage: make $@ <$(STAGE_ACTIONS)>" >&2; exit 2; fi
 	@$(MAKE) --no-print-directory stage-$(ACTION) STAGE=$(@:stage%=%)
 
-$(STAGE_ACTIONS):
+# An action is the stage goal's argument; on its own it does nothing (and
+# `test` alone is the whole workspace's tests, above).
+$(filter-out $(if $(STAGE_GOAL),,test),$(STAGE_ACTIONS)):
 	@:
 
 # --- stage actions (STAGE=N) -------------------------------------------------
 
-.PHONY: stage-up stage-down stage-logs stage-traffic stage-compare stage-load stage-outage
+.PHONY: stage-up stage-down stage-logs stage-traffic stage-compare stage-load stage-outage stage-test
+
+# make stageN test: the tests of stage N's crates only (its dice-roller,
+# frontend, die-service, usage-receiver as present), nothing of the other
+# stages: `cargo nextest run -p 'stageN-*'`, which plain `cargo test -p
+# 'stageN-*'` matches. A stage's crates depend on no other stage's.
+stage-test: deps
+	$(CARGO) nextest run -p 'stage$(STAGE)-*' --no-fail-fast
 
 # Simulated users against the stage's entry service on localhost, bounded
 # (TRAFFIC_DURATION=1m or TRAFFIC_REQUESTS=N; 15 s by default). Its spans go

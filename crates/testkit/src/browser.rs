@@ -11,9 +11,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
 use crate::free_port;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+use crate::programs::{CHROMEDRIVER, CHROMIUM};
 
 /// A browser session; dropping it kills chromedriver and every Chromium
 /// process it started.
@@ -25,17 +23,13 @@ pub struct Browser {
 
 impl Browser {
     /// Starts chromedriver on a free port and opens a headless Chromium
-    /// session with a fresh profile. Panics with an install hint if the
-    /// Debian packages are missing.
+    /// session with a fresh profile. Panics with the one line saying what
+    /// to install if a Debian package is missing.
     pub async fn start() -> Self {
-        for binary in [CHROMIUM, CHROMEDRIVER] {
-            assert!(
-                Path::new(binary).exists(),
-                "{binary} not found: install Debian's `chromium` and `chromium-driver` (bash .ci/run does)"
-            );
-        }
+        let chromium = CHROMIUM.require();
+        let chromedriver = CHROMEDRIVER.require();
         let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
+        let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -49,7 +43,7 @@ impl Browser {
         // (updates, sync, field trials), which this machine refuses.
         let capabilities = json!({
             "goog:chromeOptions": {
-                "binary": CHROMIUM,
+                "binary": chromium,
                 "args": [
                     "--headless",
                     "--no-sandbox",

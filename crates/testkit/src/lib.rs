@@ -15,6 +15,9 @@
 //! * `postgres`: [`PostgresCluster`], a throwaway PostgreSQL cluster of the
 //!   test's own (Debian's binaries, a temporary directory, a free port) that
 //!   the test may stop and start.
+//! * `programs`: where the programs above are found (`PATH`, as
+//!   `.ci/install-deps` installs them), and the one-line failure that names
+//!   a missing one and `make setup`.
 //! * `prometheus`: [`PrometheusServer`], Debian's real Prometheus scraping the
 //!   services, queried through its HTTP API.
 //! * `dashboard`: [`DashboardQueries`], a Grafana dashboard's PromQL run
@@ -31,6 +34,7 @@ mod dashboard;
 mod logs;
 mod otlp;
 mod postgres;
+pub mod programs;
 mod prometheus;
 mod service;
 mod traffic;

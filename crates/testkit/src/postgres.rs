@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use crate::free_port;
+use crate::programs::POSTGRES_EXPORTER;
 
 /// A cluster in a temporary directory, listening on 127.0.0.1 on a port of
 /// its own, with trust authentication for the `postgres` user. Stopped and
@@ -26,7 +27,7 @@ pub struct PostgresCluster {
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresError {
     #[error(
-        "no PostgreSQL server under /usr/lib/postgresql: install Debian's `postgresql` (bash .ci/run does), or set PG_BIN"
+        "PostgreSQL's server (initdb) is not installed under /usr/lib/postgresql/<version>/bin or $PG_BIN (Debian package `postgresql`): run `make setup`"
     )]
     NotInstalled,
     #[error("cannot prepare the cluster's directory")]
@@ -50,7 +51,11 @@ pub enum PostgresError {
 /// server binaries (they are not on a fresh machine's PATH); `PG_BIN` overrides.
 fn postgres_bin() -> Result<PathBuf, PostgresError> {
     if let Some(bin) = std::env::var_os("PG_BIN") {
-        return Ok(PathBuf::from(bin));
+        let bin = PathBuf::from(bin);
+        if bin.join("initdb").is_file() {
+            return Ok(bin);
+        }
+        return Err(PostgresError::NotInstalled);
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -298,15 +303,10 @@ pub struct PostgresExporter {
 }
 
 impl PostgresExporter {
-    /// Starts the exporter against `database` of `cluster`. Panics with an
-    /// install hint if the binary is missing.
+    /// Starts the exporter against `database` of `cluster`. Panics with the
+    /// one line saying what to install if the binary is missing.
     pub fn start(cluster: &PostgresCluster, database: &str) -> Self {
-        let binary = std::path::Path::new("/usr/bin/prometheus-postgres-exporter");
-        assert!(
-            binary.exists(),
-            "{} not found: install Debian's `prometheus-postgres-exporter` (bash .ci/run does)",
-            binary.display()
-        );
+        let binary = POSTGRES_EXPORTER.require();
         let address = format!("127.0.0.1:{}", free_port());
         let child = Command::new(binary)
             .arg(format!("--web.listen-address={address}"))

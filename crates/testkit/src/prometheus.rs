@@ -2,13 +2,13 @@
 //! test, queried through its HTTP API.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::free_port;
+use crate::programs::PROMETHEUS;
 
 /// A job for Prometheus to scrape every second.
 #[derive(Debug, Clone)]
@@ -45,23 +45,12 @@ pub struct PrometheusServer {
     http: reqwest::Client,
 }
 
-/// Where Debian puts the binary; `PROMETHEUS_BIN` overrides.
-fn binary() -> PathBuf {
-    std::env::var_os("PROMETHEUS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus"))
-}
-
 impl PrometheusServer {
     /// Starts Prometheus scraping `targets` every second and waits until it
-    /// is ready. Panics with an install hint if the binary is missing.
+    /// is ready. Panics with the one line saying what to install if the
+    /// binary is missing.
     pub async fn start(targets: &[ScrapeTarget]) -> Self {
-        let binary = binary();
-        assert!(
-            binary.exists(),
-            "{} not found: install Debian's `prometheus` package (bash .ci/run does)",
-            binary.display()
-        );
+        let binary = PROMETHEUS.require();
         let directory = tempfile::tempdir().expect("temporary directory");
         let config_path = directory.path().join("prometheus.yml");
         std::fs::write(&config_path, scrape_config(targets)).expect("write prometheus.yml");

@@ -11,3 +11,4 @@ mod files;
 mod grafana;
 mod logs;
 mod makefile;
+mod snapshots;

@@ -76,3 +76,27 @@ fn make_diff_and_compare_run_their_tools() {
         "make stage4 compare:\n{printed}"
     );
 }
+
+#[test]
+fn make_stage_test_runs_only_that_stages_crates() {
+    let printed = dry_run(&["stage3", "test"]);
+    assert!(
+        printed.contains("cargo nextest run -p 'stage3-*'"),
+        "make stage3 test:\n{printed}"
+    );
+    assert!(
+        !printed.contains("--workspace"),
+        "make stage3 test must not also run the workspace's tests:\n{printed}"
+    );
+}
+
+#[test]
+fn demo_and_test_first_install_what_is_missing() {
+    for target in ["demo", "test"] {
+        let printed = dry_run(&[target]);
+        assert!(
+            printed.starts_with("bash .ci/install-deps\n"),
+            "make {target} must start with the install step:\n{printed}"
+        );
+    }
+}
