@@ -7,12 +7,15 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 STAGE_GOALS := stage1 stage2 stage3 stage4 stage5 stage6
-STAGE_ACTIONS := up down logs traffic compare load outage test
+STAGE_ACTIONS := up down logs traffic compare load outage test exercises exercise solution
 ACTION := $(firstword $(filter $(STAGE_ACTIONS),$(MAKECMDGOALS)))
 # The stage goal on the command line, if any (`make stage3 test`).
 STAGE_GOAL := $(firstword $(filter $(STAGE_GOALS),$(MAKECMDGOALS)))
+# K in `make stageN exercise K` / `solution K`.
+EXERCISE_NUMBERS := 1 2 3 4 5 6 7 8 9
+EXERCISE := $(firstword $(filter $(EXERCISE_NUMBERS),$(MAKECMDGOALS)))
 
-.PHONY: help setup deps test lint build run demo verify diff bench soak stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
+.PHONY: help setup deps test test-exercises lint build run demo verify diff bench soak stack-up stack-down stack-logs $(STAGE_GOALS) $(STAGE_ACTIONS)
 
 help: ## list the commands
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,10 +41,17 @@ lint: ## formatting and clippy, warnings as errors
 # `make stageN test` names the action `test` too; then this goal is only the
 # stage goal's argument (see $(STAGE_ACTIONS) below) and runs nothing itself.
 ifeq ($(STAGE_GOAL),)
-test: deps lint build ## everything CI runs: lint, every test (in parallel), doc tests; make stageN test: one stage's
-	$(CARGO) nextest run --workspace --no-fail-fast
+test: deps lint build ## lint, every test (in parallel), doc tests; make stageN test: one stage's
+	$(CARGO) nextest run --workspace --no-fail-fast -E 'not binary_id(exercises::caught)'
 	$(CARGO) test --workspace --doc
 endif
+
+# Minutes of building: each exercise's patch applied to a scratch copy of the
+# repository (target/exercises), the touched crate's tests run and required
+# to fail, the stage's demo required to name the missing signal. CI runs it
+# after make test; EXERCISES_STAGE=N checks one stage's.
+test-exercises: deps ## every stage's exercises are caught by its tests and by make demo (CI runs it too)
+	$(CARGO) nextest run -p exercises --test caught --no-capture
 
 run: ## stage 1's dice-roller natively on :8100, JSON logs on stdout
 	$(CARGO) run -p stage1-dice-roller
@@ -104,16 +114,21 @@ stack-logs: ## follow the stack's own logs (collector, Tempo, Loki, Alloy, ...)
 
 $(STAGE_GOALS):
 	@if [ -z "$(ACTION)" ]; then echo "usage: make $@ <$(STAGE_ACTIONS)>" >&2; exit 2; fi
-	@$(MAKE) --no-print-directory stage-$(ACTION) STAGE=$(@:stage%=%)
+	@$(MAKE) --no-print-directory stage-$(ACTION) STAGE=$(@:stage%=%) $(if $(EXERCISE),EXERCISE=$(EXERCISE))
 
 # An action is the stage goal's argument; on its own it does nothing (and
 # `test` alone is the whole workspace's tests, above).
 $(filter-out $(if $(STAGE_GOAL),,test),$(STAGE_ACTIONS)):
 	@:
 
+ifneq ($(STAGE_GOAL),)
+$(EXERCISE_NUMBERS):
+	@:
+endif
+
 # --- stage actions (STAGE=N) -------------------------------------------------
 
-.PHONY: stage-up stage-down stage-logs stage-traffic stage-compare stage-load stage-outage stage-test
+.PHONY: stage-up stage-down stage-logs stage-traffic stage-compare stage-load stage-outage stage-test stage-exercises stage-exercise stage-solution
 
 # make stageN test: the tests of stage N's crates only (its dice-roller,
 # frontend, die-service, usage-receiver as present), nothing of the other
@@ -121,6 +136,24 @@ $(filter-out $(if $(STAGE_GOAL),,test),$(STAGE_ACTIONS)):
 # 'stageN-*'` matches. A stage's crates depend on no other stage's.
 stage-test: deps
 	$(CARGO) nextest run -p 'stage$(STAGE)-*' --no-fail-fast
+
+# make stageN exercises | exercise K | solution K: a lesson of the stage taken
+# out of the working tree for you to put back, its tests as the guide (each
+# is a section of stageN/README.md). `exercise` refuses to run over
+# uncommitted changes in stageN/; `solution` puts the original back.
+EXERCISES = $(CARGO) run -q -p exercises -- --stage $(STAGE)
+EXERCISE_USAGE = { echo "usage: make stage$(STAGE) $(@:stage-%=%) K (make stage$(STAGE) exercises lists them)" >&2; exit 2; }
+
+stage-exercises:
+	@$(EXERCISES) list
+
+stage-exercise:
+	@test -n "$(EXERCISE)" || $(EXERCISE_USAGE)
+	@$(EXERCISES) apply $(EXERCISE)
+
+stage-solution:
+	@test -n "$(EXERCISE)" || $(EXERCISE_USAGE)
+	@$(EXERCISES) solution $(EXERCISE)
 
 # Simulated users against the stage's entry service on localhost, bounded
 # (TRAFFIC_DURATION=1m or TRAFFIC_REQUESTS=N; 15 s by default). Its spans go
