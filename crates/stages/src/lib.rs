@@ -275,6 +275,45 @@ impl Stage {
             .collect()
     }
 
+    /// The stage's name in its telemetry: the value of the
+    /// `deployment.environment.name` resource attribute its services carry
+    /// (`stage3`; the compose file sets it in `OTEL_RESOURCE_ATTRIBUTES`).
+    /// Tempo copies it into the `deployment_environment_name` label of the
+    /// service-graph and span metrics it generates, so a query of those
+    /// metrics or a TraceQL search finds one stage by it. Everywhere else,
+    /// from the `stage` label of the scraped metrics and of the log streams
+    /// to the dashboards' Stage drop-down and `make verify STAGE=3`, the
+    /// stage is its [`number`](Stage::number).
+    ///
+    /// ```
+    /// assert_eq!(stages::stage(3).unwrap().environment(), "stage3");
+    /// ```
+    pub fn environment(&self) -> String {
+        format!("stage{}", self.number)
+    }
+
+    /// The services one request of the stage's traffic passes through, in
+    /// start order: every service on one of its [`edges`](Stage::edges).
+    /// A trace of the traffic holds spans from each. Stage 6's usage
+    /// receiver is not one of them: Alloy pushes it the usage lines, in
+    /// requests of its own, so its traces are separate by design.
+    ///
+    /// ```
+    /// let names = |n| stages::stage(n).unwrap().request_path().iter().map(|s| s.name).collect::<Vec<_>>();
+    /// assert_eq!(names(1), ["dice-roller"]);
+    /// assert_eq!(names(6), ["die-service", "dice-roller", "frontend"]);
+    /// ```
+    pub fn request_path(&self) -> Vec<&'static Service> {
+        self.services
+            .iter()
+            .filter(|service| {
+                self.edges
+                    .iter()
+                    .any(|edge| edge.client == service.name || edge.server == service.name)
+            })
+            .collect()
+    }
+
     /// The databases the services connect to (stages 5 and 6), each once,
     /// sorted.
     pub fn databases(&self) -> Vec<&'static str> {
