@@ -1,6 +1,8 @@
 //! Rules for the dashboards in `grafana-dashboards/`: every datasource is
-//! provisioned, every query parses, and every query of a stage's signals
-//! filters on that stage.
+//! provisioned, every query parses, every query of a stage's signals
+//! filters on that stage (the `stage` label of the services' metrics and
+//! logs, `deployment_environment_name` on Tempo's generated series,
+//! `resource.deployment.environment.name` in TraceQL).
 //!
 //! PromQL is parsed for real (promql-parser, through the `dashboards`
 //! crate). LogQL and TraceQL have no Rust parser: for them this module
@@ -14,6 +16,7 @@ use dashboards::{Dashboard, Language, language_of, promql_selectors};
 use regex::Regex;
 
 use crate::Problems;
+use crate::backends::STAGE_LABEL;
 
 pub use dashboards::is_generated_by_tempo;
 
@@ -77,6 +80,17 @@ pub fn check_dashboard(dashboard: &Dashboard, provisioned: &BTreeMap<String, Str
         let found = match query.language {
             Language::PromQL => check_promql(text, &expanded),
             Language::LogQL => check_logql(&expanded),
+            // A service map's query is a label filter on the service-graph
+            // series Grafana reads from Prometheus.
+            Language::TraceQL if query.target.query_type == "serviceMap" => {
+                let as_promql = |filter: &str| format!("{SERVICE_GRAPH}{}", filter.trim());
+                check_promql(&as_promql(text), &as_promql(&expanded))
+            }
+            Language::TraceQL if !text.contains(TRACEQL_STAGE) => {
+                vec![format!(
+                    "TraceQL does not keep to the stage: add {TRACEQL_STAGE}: {text}"
+                )]
+            }
             Language::TraceQL => check_traceql(&expanded),
             Language::Sql => Vec::new(),
             Language::Other => vec!["a datasource type these checks do not know".to_owned()],
@@ -86,10 +100,17 @@ pub fn check_dashboard(dashboard: &Dashboard, provisioned: &BTreeMap<String, Str
     problems
 }
 
+/// The series Grafana's service map reads.
+pub const SERVICE_GRAPH: &str = "traces_service_graph_request_total";
+
+/// How a TraceQL query keeps to the dashboard's stage.
+pub const TRACEQL_STAGE: &str = "resource.deployment.environment.name=\"stage$stage\"";
+
 /// A PromQL query, as written (`raw`) and as Grafana sends it (`expanded`):
 /// it parses; every selector of a service metric filters on `job` and
-/// `stage` (PITFALLS 9: never on `container_name`); every range is a Grafana
-/// interval variable, so it suits whatever the scrape interval is.
+/// `stage` (never on `container_name`), and every selector of Tempo's
+/// generated series on `deployment_environment_name`; every range is a
+/// Grafana interval variable, so it suits whatever the scrape interval is.
 pub fn check_promql(raw: &str, expanded: &str) -> Problems {
     let mut problems = Vec::new();
     let selectors = match promql_selectors(expanded) {
@@ -105,6 +126,12 @@ pub fn check_promql(raw: &str, expanded: &str) -> Problems {
             ));
         }
         if is_generated_by_tempo(&name) {
+            if !has(STAGE_LABEL) {
+                problems.push(format!(
+                    "{name}: Tempo's series of every stage share this name; filter on \
+                     {STAGE_LABEL}=\"stage$stage\""
+                ));
+            }
             continue;
         }
         for label in ["job", "stage"] {
@@ -334,14 +361,38 @@ mod tests {
             check_promql(classes, &dashboards::expand(classes, "1")),
             Vec::<String>::new()
         );
-        let tempo =
-            "sum by (client, server) (rate(traces_service_graph_request_total[$__rate_interval]))";
+        let tempo = "sum by (client, server) (rate(traces_service_graph_request_total{deployment_environment_name=\"stage$stage\"}[$__rate_interval]))";
         assert_eq!(
             check_promql(tempo, &dashboards::expand(tempo, "1")),
             Vec::<String>::new()
         );
         let broken = "sum(rate(x{job=\"a\", stage=\"1\"}[1m]";
         assert!(check_promql("", broken)[0].contains("does not parse"));
+    }
+
+    #[test]
+    fn tempo_series_and_traceql_must_keep_to_the_stage() {
+        let unscoped = "sum by (client, server) (rate(traces_service_graph_request_total{connection_type=\"\"}[$__rate_interval]))";
+        let problems = check_promql(unscoped, &dashboards::expand(unscoped, "1")).join("\n");
+        assert!(
+            problems.contains("filter on deployment_environment_name"),
+            "{problems}"
+        );
+        let problems = check(
+            r#"{"title":"T","uid":"t","templating":{"list":[{"name":"stage"}]},"panels":[
+              {"type":"nodeGraph","title":"Map","description":"d","datasource":{"type":"tempo","uid":"tempo"},
+               "targets":[{"refId":"A","queryType":"serviceMap","serviceMapQuery":"{server=~\"a|b\"}"}]},
+              {"type":"table","title":"Traces","description":"d","datasource":{"type":"tempo","uid":"tempo"},
+               "targets":[{"refId":"A","queryType":"traceql","query":"{resource.service.name=\"a\"}"}]}]}"#,
+        );
+        assert!(
+            problems.contains("\"Map\": traces_service_graph_request_total: Tempo's series"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("\"Traces\": TraceQL does not keep to the stage"),
+            "{problems}"
+        );
     }
 
     #[test]
