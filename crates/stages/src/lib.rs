@@ -49,7 +49,9 @@ pub struct Stage {
     /// on spans (by `make demo` and, through Tempo, by `make verify`).
     pub checks: &'static [StageCheck],
     /// What `make demo` also does and checks, because it owns the services'
-    /// processes and their database; `make verify` cannot (the Docker path
+    /// processes and their database. `make verify` checks what the stack
+    /// can show of them (stage 6's routing: the usage receiver's own traces
+    /// and counters) and leaves the rest to the native run (the Docker path
     /// has `make stage5 outage` for the drill instead).
     pub native_checks: &'static [NativeCheck],
 }
