@@ -58,6 +58,29 @@ pub struct Panel {
     pub content: Option<String>,
     /// What the panel shows and why (Grafana's panel description), or "".
     pub description: String,
+    /// Where it sits on Grafana's 24-column grid.
+    pub grid: GridPos,
+}
+
+/// A panel's place on the grid: `x` and `w` in 24ths of the width, `y` and
+/// `h` in rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct GridPos {
+    #[serde(default)]
+    pub x: u32,
+    #[serde(default)]
+    pub y: u32,
+    #[serde(default)]
+    pub w: u32,
+    #[serde(default)]
+    pub h: u32,
+}
+
+impl GridPos {
+    /// Side by side: on the same rows, one's right edge the other's left.
+    pub fn beside(&self, other: &GridPos) -> bool {
+        self.y == other.y && (self.x + self.w == other.x || other.x + other.w == self.x)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +92,12 @@ pub struct Target {
     /// label filter of a Tempo service-map query (`serviceMapQuery`, e.g.
     /// `{server="dice-roller"}`, applied to Tempo's generated metrics).
     pub text: String,
+    /// Grafana's `queryType`, where the datasource has several (Tempo:
+    /// `traceql`, `serviceMap`), or "".
+    pub query_type: String,
+    /// A Prometheus target that also asks for exemplars (`"exemplar":
+    /// true`): Grafana draws each as a diamond linking to its trace.
+    pub exemplar: bool,
 }
 
 /// Which language a query is written in, from its datasource's type.
@@ -222,6 +251,8 @@ fn collect_panels(value: &Value, out: &mut Vec<Panel>) -> Result<(), String> {
                 ref_id: target["refId"].as_str().unwrap_or("").to_owned(),
                 datasource: datasource(&target["datasource"]).or_else(|| panel_datasource.clone()),
                 text,
+                query_type: target["queryType"].as_str().unwrap_or("").to_owned(),
+                exemplar: target["exemplar"].as_bool().unwrap_or(false),
             });
         }
         out.push(Panel {
@@ -231,6 +262,7 @@ fn collect_panels(value: &Value, out: &mut Vec<Panel>) -> Result<(), String> {
             targets,
             content: panel["options"]["content"].as_str().map(str::to_owned),
             description: panel["description"].as_str().unwrap_or("").to_owned(),
+            grid: serde_json::from_value(panel["gridPos"].clone()).unwrap_or_default(),
         });
         // Collapsed rows keep their panels inside.
         collect_panels(&panel["panels"], out)?;

@@ -380,6 +380,30 @@ pub fn stage_check(check: &StageCheck, spans: &[SpanRecord]) -> Check {
     }
 }
 
+/// One `parent` span and its `child` spans (stage 4: a `/roll-async`
+/// request and its rolls): how many, and the most that ran at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    pub size: usize,
+    pub at_once: usize,
+}
+
+/// Every `parent` span of `service` in `spans`, as a [`Batch`] of its
+/// `child` spans.
+pub fn batches(spans: &[SpanRecord], service: &str, parent: &str, child: &str) -> Vec<Batch> {
+    spans
+        .iter()
+        .filter(|span| span.service == service && span.name == parent)
+        .map(|span| {
+            let children = children_of(spans, span, child);
+            Batch {
+                size: children.len(),
+                at_once: most_at_once(&children),
+            }
+        })
+        .collect()
+}
+
 /// Whether one trace shows what `check` is about (for choosing the trace to
 /// draw).
 pub fn shows(check: &StageCheck, trace: &[&SpanRecord]) -> bool {

@@ -93,11 +93,81 @@ pub fn check_tempo(tempo: &Value, remote_write_url: &str) -> Problems {
             ));
         }
     }
+    problems.extend(check_stage_dimension(tempo));
     if tempo["storage"]["trace"]["backend"].as_str() != Some("local") {
         problems
             .push("tempo: storage.trace.backend should be local (the tempo-data volume)".into());
     }
     problems
+}
+
+/// The resource attribute that names a service's stage, and the label
+/// Tempo's metrics-generator makes of it on its generated series.
+pub const STAGE_ATTRIBUTE: &str = "deployment.environment.name";
+pub const STAGE_LABEL: &str = "deployment_environment_name";
+
+/// Both processors of the metrics-generator add the stage as a dimension,
+/// so every `traces_service_graph_*` and `traces_spanmetrics_*` series says
+/// which stage it is from (dashboards and `make verify` select on it); and
+/// the service graph does not split it into `client_`/`server_` labels,
+/// which the traffic generator's edges (whose client has no stage) would
+/// lack. A per-tenant `overrides` setting would win over the global one, so
+/// none may drop the dimension either.
+pub fn check_stage_dimension(tempo: &Value) -> Problems {
+    let mut problems = Vec::new();
+    let processor = &tempo["metrics_generator"]["processor"];
+    let overrides = &tempo["overrides"]["defaults"]["metrics_generator"]["processor"];
+    for (name, key) in [
+        ("service_graphs", "service-graphs"),
+        ("span_metrics", "span-metrics"),
+    ] {
+        let dimensions = |section: &Value| -> Option<Vec<String>> {
+            section[name]["dimensions"].as_sequence().map(|list| {
+                list.iter()
+                    .filter_map(|value| value.as_str().map(str::to_owned))
+                    .collect()
+            })
+        };
+        let global = dimensions(processor).unwrap_or_default();
+        if !global.iter().any(|dimension| dimension == STAGE_ATTRIBUTE) {
+            problems.push(format!(
+                "tempo: metrics_generator.processor.{name}.dimensions lacks {STAGE_ATTRIBUTE}: \
+                 the {key} series would carry no {STAGE_LABEL} label, so stages running side \
+                 by side could not be told apart"
+            ));
+        }
+        if let Some(overridden) = dimensions(overrides)
+            && !overridden
+                .iter()
+                .any(|dimension| dimension == STAGE_ATTRIBUTE)
+        {
+            problems.push(format!(
+                "tempo: overrides.defaults.metrics_generator.processor.{name}.dimensions \
+                 replaces the global dimensions without {STAGE_ATTRIBUTE}"
+            ));
+        }
+    }
+    for section in [processor, overrides] {
+        if section["service_graphs"]["enable_client_server_prefix"].as_bool() == Some(true) {
+            problems.push(format!(
+                "tempo: enable_client_server_prefix turns {STAGE_LABEL} into client_ and server_ \
+                 labels, and the traffic generator's edges (no stage on the client) lose the \
+                 client_ one; leave it off"
+            ));
+        }
+    }
+    problems
+}
+
+/// The label whose value is the trace id on the exemplars Tempo attaches to
+/// its span metrics: `traceID` (Tempo 2.10's default, in its
+/// `modules/generator/registry/histogram.go`) unless
+/// `overrides.defaults.metrics_generator.trace_id_label_name` renames it.
+pub fn tempo_exemplar_trace_id_label(tempo: &Value) -> String {
+    tempo["overrides"]["defaults"]["metrics_generator"]["trace_id_label_name"]
+        .as_str()
+        .unwrap_or("traceID")
+        .to_owned()
 }
 
 // --- Loki ---------------------------------------------------------------------
@@ -287,6 +357,53 @@ storage: {trace: {backend: local}}
             problems.contains("`ingester` is rejected by Tempo 3"),
             "{problems}"
         );
+    }
+
+    #[test]
+    fn tempo_without_the_stage_dimension_is_caught() {
+        let good = yaml(
+            r#"
+metrics_generator:
+  processor:
+    service_graphs: {dimensions: [deployment.environment.name]}
+    span_metrics: {dimensions: [deployment.environment.name]}
+"#,
+        );
+        assert_eq!(check_stage_dimension(&good), Vec::<String>::new());
+        let missing = yaml(
+            "metrics_generator: {processor: {service_graphs: {dimensions: [service.version]}}}",
+        );
+        let problems = check_stage_dimension(&missing).join("\n");
+        assert!(
+            problems.contains("processor.service_graphs.dimensions lacks"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("processor.span_metrics.dimensions lacks"),
+            "{problems}"
+        );
+        let prefixed = yaml(
+            r#"
+metrics_generator:
+  processor:
+    service_graphs: {dimensions: [deployment.environment.name], enable_client_server_prefix: true}
+    span_metrics: {dimensions: [deployment.environment.name]}
+overrides: {defaults: {metrics_generator: {processor: {span_metrics: {dimensions: []}}}}}
+"#,
+        );
+        let problems = check_stage_dimension(&prefixed).join("\n");
+        assert!(
+            problems.contains("enable_client_server_prefix"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("replaces the global dimensions"),
+            "{problems}"
+        );
+        assert_eq!(tempo_exemplar_trace_id_label(&good), "traceID");
+        let renamed =
+            yaml("overrides: {defaults: {metrics_generator: {trace_id_label_name: trace_id}}}");
+        assert_eq!(tempo_exemplar_trace_id_label(&renamed), "trace_id");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Rules for the dashboards in `grafana-dashboards/`: every datasource is
-//! provisioned, every query parses, and every query of a stage's signals
-//! filters on that stage.
+//! provisioned, every query parses, every query of a stage's signals
+//! filters on that stage (the `stage` label of the services' metrics and
+//! logs, `deployment_environment_name` on Tempo's generated series,
+//! `resource.deployment.environment.name` in TraceQL), and every stage
+//! dashboard has a latency panel whose diamonds open the trace behind them.
 //!
 //! PromQL is parsed for real (promql-parser, through the `dashboards`
 //! crate). LogQL and TraceQL have no Rust parser: for them this module
@@ -10,10 +13,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dashboards::{Dashboard, Language, language_of, promql_selectors};
+use dashboards::{Dashboard, Language, Panel, language_of, promql_selectors};
 use regex::Regex;
 
 use crate::Problems;
+use crate::backends::STAGE_LABEL;
 
 pub use dashboards::is_generated_by_tempo;
 
@@ -77,6 +81,17 @@ pub fn check_dashboard(dashboard: &Dashboard, provisioned: &BTreeMap<String, Str
         let found = match query.language {
             Language::PromQL => check_promql(text, &expanded),
             Language::LogQL => check_logql(&expanded),
+            // A service map's query is a label filter on the service-graph
+            // series Grafana reads from Prometheus.
+            Language::TraceQL if query.target.query_type == "serviceMap" => {
+                let as_promql = |filter: &str| format!("{SERVICE_GRAPH}{}", filter.trim());
+                check_promql(&as_promql(text), &as_promql(&expanded))
+            }
+            Language::TraceQL if !text.contains(TRACEQL_STAGE) => {
+                vec![format!(
+                    "TraceQL does not keep to the stage: add {TRACEQL_STAGE}: {text}"
+                )]
+            }
             Language::TraceQL => check_traceql(&expanded),
             Language::Sql => Vec::new(),
             Language::Other => vec!["a datasource type these checks do not know".to_owned()],
@@ -86,10 +101,17 @@ pub fn check_dashboard(dashboard: &Dashboard, provisioned: &BTreeMap<String, Str
     problems
 }
 
+/// The series Grafana's service map reads.
+pub const SERVICE_GRAPH: &str = "traces_service_graph_request_total";
+
+/// How a TraceQL query keeps to the dashboard's stage.
+pub const TRACEQL_STAGE: &str = "resource.deployment.environment.name=\"stage$stage\"";
+
 /// A PromQL query, as written (`raw`) and as Grafana sends it (`expanded`):
 /// it parses; every selector of a service metric filters on `job` and
-/// `stage` (PITFALLS 9: never on `container_name`); every range is a Grafana
-/// interval variable, so it suits whatever the scrape interval is.
+/// `stage` (never on `container_name`), and every selector of Tempo's
+/// generated series on `deployment_environment_name`; every range is a
+/// Grafana interval variable, so it suits whatever the scrape interval is.
 pub fn check_promql(raw: &str, expanded: &str) -> Problems {
     let mut problems = Vec::new();
     let selectors = match promql_selectors(expanded) {
@@ -105,6 +127,12 @@ pub fn check_promql(raw: &str, expanded: &str) -> Problems {
             ));
         }
         if is_generated_by_tempo(&name) {
+            if !has(STAGE_LABEL) {
+                problems.push(format!(
+                    "{name}: Tempo's series of every stage share this name; filter on \
+                     {STAGE_LABEL}=\"stage$stage\""
+                ));
+            }
             continue;
         }
         for label in ["job", "stage"] {
@@ -286,6 +314,125 @@ pub fn check_parsed_only(language: Language, query: &str) -> Problems {
     }
 }
 
+/// Tempo's span-latency histogram, which carries exemplars.
+pub const SPAN_LATENCY_BUCKET: &str = "traces_spanmetrics_latency_bucket";
+
+/// A time series every target of which asks for exemplars of Tempo's span
+/// latency.
+pub fn is_exemplar_latency_panel(panel: &Panel) -> bool {
+    panel.kind == "timeseries"
+        && !panel.targets.is_empty()
+        && panel
+            .targets
+            .iter()
+            .all(|target| target.exemplar && target.text.contains(SPAN_LATENCY_BUCKET))
+}
+
+/// Whether a panel draws a service's RED latency (its own duration
+/// histogram, as scraped).
+fn is_red_latency_panel(panel: &Panel) -> bool {
+    panel
+        .targets
+        .iter()
+        .any(|target| target.text.contains("http_request_duration_seconds"))
+}
+
+/// The latency panel with exemplars, from a latency spike to the trace that
+/// caused it: there is one; it reads Prometheus' provisioned datasource
+/// (`prometheus_uid`, the one whose exemplars link to Tempo); it shows the
+/// stage's SERVER spans by `service` and `span_name`; it sits beside a RED
+/// latency panel where the dashboard has one; and its description says
+/// what the diamonds are and names the link Grafana shows on one
+/// (`link`, e.g. "Query with Tempo").
+pub fn check_exemplar_panel(dashboard: &Dashboard, prometheus_uid: &str, link: &str) -> Problems {
+    let file = dashboard.path.display().to_string();
+    let panels: Vec<&Panel> = dashboard
+        .panels
+        .iter()
+        .filter(|panel| is_exemplar_latency_panel(panel))
+        .collect();
+    if panels.is_empty() {
+        return vec![format!(
+            "{file}: no latency panel with exemplars (a timeseries of {SPAN_LATENCY_BUCKET} \
+             whose targets have \"exemplar\": true)"
+        )];
+    }
+    let mut problems = Vec::new();
+    let red: Vec<&Panel> = dashboard
+        .panels
+        .iter()
+        .filter(|panel| is_red_latency_panel(panel))
+        .collect();
+    let grouping = Regex::new(r"by \(([^)]*)\)").expect("a valid regex");
+    for panel in panels {
+        let at = format!("{file}: panel {:?}", panel.title);
+        let uids: BTreeSet<&str> = panel
+            .datasource
+            .iter()
+            .chain(panel.targets.iter().filter_map(|t| t.datasource.as_ref()))
+            .map(|datasource| datasource.uid.as_str())
+            .collect();
+        if uids != BTreeSet::from([prometheus_uid]) {
+            problems.push(format!(
+                "{at}: reads {uids:?}, not the provisioned Prometheus {prometheus_uid:?} whose \
+                 exemplars link to Tempo"
+            ));
+        }
+        for target in &panel.targets {
+            let expanded = dashboards::expand(&target.text, "1");
+            let Ok(selectors) = promql_selectors(&expanded) else {
+                problems.push(format!("{at}: PromQL does not parse: {expanded}"));
+                continue;
+            };
+            for selector in selectors {
+                let matches = |label: &str, value: Option<&str>| {
+                    selector.matchers.iter().any(|(l, op, v)| {
+                        l == label && op == "=" && value.is_none_or(|value| v == value)
+                    })
+                };
+                if !matches("span_kind", Some("SPAN_KIND_SERVER")) {
+                    problems.push(format!(
+                        "{at}: keep to the requests a service serves: span_kind=\"SPAN_KIND_SERVER\""
+                    ));
+                }
+                if !matches(STAGE_LABEL, None) {
+                    problems.push(format!(
+                        "{at}: keep to the stage: {STAGE_LABEL}=\"stage$stage\""
+                    ));
+                }
+            }
+            let by: BTreeSet<&str> = grouping
+                .captures_iter(&target.text)
+                .flat_map(|c| c.get(1).map_or("", |m| m.as_str()).split(','))
+                .map(str::trim)
+                .collect();
+            for label in ["le", "service", "span_name"] {
+                if !by.contains(label) {
+                    problems.push(format!(
+                        "{at}: group by {label} (le, service, span_name): {}",
+                        target.text
+                    ));
+                }
+            }
+        }
+        if !red.is_empty() && !red.iter().any(|other| other.grid.beside(&panel.grid)) {
+            let titles: Vec<&str> = red.iter().map(|p| p.title.as_str()).collect();
+            problems.push(format!(
+                "{at}: place it beside the RED latency panel ({})",
+                titles.join(" or ")
+            ));
+        }
+        let description = panel.description.to_lowercase();
+        if !description.contains("exemplar") || !panel.description.contains(link) {
+            problems.push(format!(
+                "{at}: its description must say what the diamonds (exemplars) are and that \
+                 {link:?} opens the trace"
+            ));
+        }
+    }
+    problems
+}
+
 /// The panel titles of a dashboard, for checking that the panels a stage's
 /// contract lists are all there.
 pub fn panel_titles(dashboard: &Dashboard) -> BTreeSet<String> {
@@ -334,14 +481,91 @@ mod tests {
             check_promql(classes, &dashboards::expand(classes, "1")),
             Vec::<String>::new()
         );
-        let tempo =
-            "sum by (client, server) (rate(traces_service_graph_request_total[$__rate_interval]))";
+        let tempo = "sum by (client, server) (rate(traces_service_graph_request_total{deployment_environment_name=\"stage$stage\"}[$__rate_interval]))";
         assert_eq!(
             check_promql(tempo, &dashboards::expand(tempo, "1")),
             Vec::<String>::new()
         );
         let broken = "sum(rate(x{job=\"a\", stage=\"1\"}[1m]";
         assert!(check_promql("", broken)[0].contains("does not parse"));
+    }
+
+    #[test]
+    fn tempo_series_and_traceql_must_keep_to_the_stage() {
+        let unscoped = "sum by (client, server) (rate(traces_service_graph_request_total{connection_type=\"\"}[$__rate_interval]))";
+        let problems = check_promql(unscoped, &dashboards::expand(unscoped, "1")).join("\n");
+        assert!(
+            problems.contains("filter on deployment_environment_name"),
+            "{problems}"
+        );
+        let problems = check(
+            r#"{"title":"T","uid":"t","templating":{"list":[{"name":"stage"}]},"panels":[
+              {"type":"nodeGraph","title":"Map","description":"d","datasource":{"type":"tempo","uid":"tempo"},
+               "targets":[{"refId":"A","queryType":"serviceMap","serviceMapQuery":"{server=~\"a|b\"}"}]},
+              {"type":"table","title":"Traces","description":"d","datasource":{"type":"tempo","uid":"tempo"},
+               "targets":[{"refId":"A","queryType":"traceql","query":"{resource.service.name=\"a\"}"}]}]}"#,
+        );
+        assert!(
+            problems.contains("\"Map\": traces_service_graph_request_total: Tempo's series"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("\"Traces\": TraceQL does not keep to the stage"),
+            "{problems}"
+        );
+    }
+
+    fn exemplar_dashboard(target: &str, x: u32) -> Dashboard {
+        let json = format!(
+            r#"{{"title":"T","uid":"t","panels":[
+              {{"type":"timeseries","title":"Latency","gridPos":{{"x":0,"y":8,"w":8,"h":8}},
+               "datasource":{{"type":"prometheus","uid":"prometheus"}},
+               "targets":[{{"refId":"A","expr":"histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket{{job=\"a\",stage=\"$stage\"}}[$__rate_interval])))"}}]}},
+              {{"type":"timeseries","title":"Spans","gridPos":{{"x":{x},"y":8,"w":8,"h":8}},
+               "description":"Diamonds are exemplars: Query with Tempo opens the trace.",
+               "datasource":{{"type":"prometheus","uid":"prometheus"}},
+               "targets":[{{"refId":"A","exemplar":true,"expr":{target}}}]}}]}}"#
+        );
+        Dashboard::from_json("d.json", &json).unwrap()
+    }
+
+    #[test]
+    fn an_exemplar_panel_reads_the_stage_s_server_spans_beside_the_red_latency() {
+        let good = serde_json::to_string(
+            "histogram_quantile(0.95, sum by (le, service, span_name) (rate(traces_spanmetrics_latency_bucket{deployment_environment_name=\"stage$stage\", span_kind=\"SPAN_KIND_SERVER\"}[$__rate_interval])))",
+        )
+        .unwrap();
+        let check = |dashboard: &Dashboard| {
+            check_exemplar_panel(dashboard, "prometheus", "Query with Tempo").join("\n")
+        };
+        assert_eq!(check(&exemplar_dashboard(&good, 8)), "");
+        let far = check(&exemplar_dashboard(&good, 16));
+        assert!(
+            far.contains("beside the RED latency panel (Latency)"),
+            "{far}"
+        );
+        let loose = serde_json::to_string(
+            "histogram_quantile(0.95, sum by (le) (rate(traces_spanmetrics_latency_bucket[$__rate_interval])))",
+        )
+        .unwrap();
+        let problems = check(&exemplar_dashboard(&loose, 8));
+        for expected in [
+            "SPAN_KIND_SERVER",
+            "keep to the stage",
+            "group by service",
+            "group by span_name",
+        ] {
+            assert!(problems.contains(expected), "{expected}: {problems}");
+        }
+        let other =
+            check_exemplar_panel(&exemplar_dashboard(&good, 8), "mimir", "Query with Tempo");
+        assert!(
+            other[0].contains("not the provisioned Prometheus \"mimir\""),
+            "{other:?}"
+        );
+        let without =
+            Dashboard::from_json("d.json", r#"{"title":"T","uid":"t","panels":[]}"#).unwrap();
+        assert!(check(&without).contains("no latency panel with exemplars"));
     }
 
     #[test]

@@ -135,6 +135,56 @@ pub fn trace_id_regex(doc: &Value) -> Option<String> {
         .find_map(|field| field["matcherRegex"].as_str().map(str::to_owned))
 }
 
+/// Where the Prometheus datasource sends an exemplar: the label of the
+/// exemplar that holds a trace id, the datasource it opens, and the text of
+/// the link Grafana shows on the diamond.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExemplarDestination {
+    /// The Prometheus datasource's uid.
+    pub from: String,
+    /// The exemplar label holding the trace id (`name`).
+    pub label: String,
+    pub datasource_uid: String,
+    /// `urlDisplayLabel`, or Grafana's own "Query with <datasource name>".
+    pub link: String,
+}
+
+/// Every `exemplarTraceIdDestinations` entry of the Prometheus datasources.
+pub fn exemplar_destinations(doc: &Value) -> Vec<ExemplarDestination> {
+    let sources = datasources(doc);
+    let name_of = |uid: &str| {
+        sources
+            .iter()
+            .find(|source| source.uid == uid)
+            .map(|source| source.name.clone())
+            .unwrap_or_default()
+    };
+    sources
+        .iter()
+        .filter(|source| source.kind == "prometheus")
+        .flat_map(|source| {
+            let entries = source.json_data["exemplarTraceIdDestinations"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default();
+            entries.into_iter().map(move |entry| {
+                let text = |key: &str| entry[key].as_str().unwrap_or_default().to_owned();
+                let datasource_uid = text("datasourceUid");
+                let link = match entry["urlDisplayLabel"].as_str() {
+                    Some(label) => label.to_owned(),
+                    None => format!("Query with {}", name_of(&datasource_uid)),
+                };
+                ExemplarDestination {
+                    from: source.uid.clone(),
+                    label: text("name"),
+                    datasource_uid,
+                    link,
+                }
+            })
+        })
+        .collect()
+}
+
 /// Every value of a `datasourceUid` key anywhere under `value`.
 fn referenced_uids(value: &Value, out: &mut Vec<String>) {
     match value {

@@ -49,7 +49,9 @@ pub struct Stage {
     /// on spans (by `make demo` and, through Tempo, by `make verify`).
     pub checks: &'static [StageCheck],
     /// What `make demo` also does and checks, because it owns the services'
-    /// processes and their database; `make verify` cannot (the Docker path
+    /// processes and their database. `make verify` checks what the stack
+    /// can show of them (stage 6's routing: the usage receiver's own traces
+    /// and counters) and leaves the rest to the native run (the Docker path
     /// has `make stage5 outage` for the drill instead).
     pub native_checks: &'static [NativeCheck],
 }
@@ -272,6 +274,45 @@ impl Stage {
     pub fn span_sources(&self) -> Vec<&'static str> {
         std::iter::once(TRAFFIC_GEN)
             .chain(self.services.iter().map(|service| service.name))
+            .collect()
+    }
+
+    /// The stage's name in its telemetry: the value of the
+    /// `deployment.environment.name` resource attribute its services carry
+    /// (`stage3`; the compose file sets it in `OTEL_RESOURCE_ATTRIBUTES`).
+    /// Tempo copies it into the `deployment_environment_name` label of the
+    /// service-graph and span metrics it generates, so a query of those
+    /// metrics or a TraceQL search finds one stage by it. Everywhere else,
+    /// from the `stage` label of the scraped metrics and of the log streams
+    /// to the dashboards' Stage drop-down and `make verify STAGE=3`, the
+    /// stage is its [`number`](Stage::number).
+    ///
+    /// ```
+    /// assert_eq!(stages::stage(3).unwrap().environment(), "stage3");
+    /// ```
+    pub fn environment(&self) -> String {
+        format!("stage{}", self.number)
+    }
+
+    /// The services one request of the stage's traffic passes through, in
+    /// start order: every service on one of its [`edges`](Stage::edges).
+    /// A trace of the traffic holds spans from each. Stage 6's usage
+    /// receiver is not one of them: Alloy pushes it the usage lines, in
+    /// requests of its own, so its traces are separate by design.
+    ///
+    /// ```
+    /// let names = |n| stages::stage(n).unwrap().request_path().iter().map(|s| s.name).collect::<Vec<_>>();
+    /// assert_eq!(names(1), ["dice-roller"]);
+    /// assert_eq!(names(6), ["die-service", "dice-roller", "frontend"]);
+    /// ```
+    pub fn request_path(&self) -> Vec<&'static Service> {
+        self.services
+            .iter()
+            .filter(|service| {
+                self.edges
+                    .iter()
+                    .any(|edge| edge.client == service.name || edge.server == service.name)
+            })
             .collect()
     }
 

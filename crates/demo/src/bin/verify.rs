@@ -2,12 +2,16 @@
 //! stack (`make stack-up`, `make stageN up`, `make stageN traffic` first),
 //! through the Prometheus, Loki and Tempo HTTP APIs on localhost.
 //!
-//! Checks that every PromQL query of `grafana-dashboards/stageN.json` returns
-//! data, samples a trace through every service of the stage from Tempo,
-//! finds its log lines in Loki, reads the service graph's edges from
-//! Prometheus, and judges the stage's own checks on a trace from Tempo
-//! (stage 4: a `/roll-async` batch whose rolls overlap). Exits non-zero when
-//! an item fails.
+//! Every question is limited to the stage and to a window ending now (15
+//! minutes by default, the dashboards' range): that the stage sent spans at
+//! all; the newest trace of its requests, with a span from every service on
+//! their path, and that trace's log lines in Loki; the stage's service
+//! graph, paired edges that carried requests; the stage's own checks on its
+//! newest traces (stage 4: batches of two or more rolls that overlap;
+//! stages 5 and 6: a query span under every die-service request); stage 6's
+//! usage receiver, whose traces are its own; and every panel of
+//! `grafana-dashboards/stageN.json`, its PromQL, LogQL and TraceQL run with
+//! the stage's variables. Exits non-zero when an item fails.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -36,9 +40,10 @@ struct Args {
     /// LogQL stream selector of the stage's logs; default: {stage="N"}.
     #[arg(long)]
     loki_selector: Option<String>,
-    /// How far back to look for a trace and its logs.
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
-    lookback: Duration,
+    /// How far back to look: a stage with no span in this window has had no
+    /// traffic, and only traces begun in it are judged.
+    #[arg(long, alias = "lookback", default_value = "15m", value_parser = humantime::parse_duration)]
+    window: Duration,
 }
 
 #[tokio::main]
@@ -52,7 +57,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     options.endpoints.prometheus = args.prometheus;
     options.endpoints.loki = args.loki;
     options.endpoints.tempo = args.tempo;
-    options.lookback = args.lookback;
+    options.window = args.window;
     if let Some(dashboard) = args.dashboard {
         options.dashboard = dashboard;
     }

@@ -49,6 +49,54 @@ struct Stream {
     values: Vec<(String, String)>,
 }
 
+/// Either kind of `query_range` answer: streams of lines, or (for a metric
+/// query such as `count_over_time`) a matrix as Prometheus gives it.
+#[derive(Deserialize)]
+struct AnyEnvelope {
+    status: String,
+    data: AnyData,
+}
+
+#[derive(Deserialize)]
+struct AnyData {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<Value>,
+}
+
+/// How much a `query_range` answer holds: lines for a log query, series
+/// with at least one value for a metric query. What a dashboard panel
+/// shows, counted.
+pub fn parse_amount(response: &Recorded) -> Result<usize, ApiError> {
+    if response.status != 200 {
+        return Err(response.status_error());
+    }
+    let envelope: AnyEnvelope =
+        serde_json::from_str(&response.body).map_err(|error| response.format_error(error))?;
+    if envelope.status != "success" {
+        return Err(response.format_error(format!("status {}", envelope.status)));
+    }
+    let count = |key: &str| -> usize {
+        envelope
+            .data
+            .result
+            .iter()
+            .map(|item| item[key].as_array().map_or(0, Vec::len))
+            .sum()
+    };
+    match envelope.data.result_type.as_str() {
+        "streams" => Ok(count("values")),
+        "matrix" => Ok(envelope
+            .data
+            .result
+            .iter()
+            .filter(|series| series["values"].as_array().is_some_and(|v| !v.is_empty()))
+            .count()),
+        "vector" => Ok(envelope.data.result.len()),
+        other => Err(response.format_error(format!("result type {other}"))),
+    }
+}
+
 /// Every line of every stream, oldest first.
 pub fn parse_streams(response: &Recorded) -> Result<Vec<LokiLine>, ApiError> {
     if response.status != 200 {

@@ -2,35 +2,43 @@
 //! through the HTTP APIs of Prometheus (:9090), Loki (:3100) and Tempo
 //! (:3200).
 //!
+//! Stages run side by side on one stack, so every question is limited to
+//! one [`Scope`]: the stage (its `stage` label in Prometheus and Loki, its
+//! `deployment.environment.name` in Tempo and in Tempo's generated metrics)
+//! and a window ending now (15 minutes, the dashboards' own range). A stage
+//! that sent nothing in the window fails with "no traffic from stage N in
+//! the last 15m", however busy the others are.
+//!
 //! Each API answer is first kept as a [`Recorded`] response (URL, status,
 //! body); pure functions parse it (`prometheus`, `loki`, `tempo`,
-//! `service_graph`) and pure functions decide (the `*_check` functions
-//! here). So the decisions are tested on responses recorded from the real
-//! servers, and the live run only adds the HTTP calls.
+//! `service_graph`) and pure functions decide (`checks`). So the decisions
+//! are tested on responses recorded from the real servers, and the live run
+//! only adds the HTTP calls (`client`).
 
+mod checks;
+mod client;
 pub mod loki;
+pub mod panels;
 pub mod prometheus;
+pub mod scope;
 pub mod service_graph;
 pub mod tempo;
 
-use std::collections::BTreeSet;
 use std::fmt::Display;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use stages::{Stage, StageCheck};
+use stages::{NativeCheck, Stage};
 
 use crate::checklist::{Check, Checklist};
 use crate::local_checks;
-use crate::trace::SpanRecord;
-use loki::LokiLine;
-use prometheus::Sample;
-use service_graph::GraphEdge;
-
-pub const DASHBOARD: &str = "every dashboard PromQL query returns data";
-pub const TRACE: &str = "a sampled trace is in Tempo with spans from every service";
-pub const LOGS: &str = "the sampled trace's logs are in Loki, from every service";
-pub const GRAPH: &str = "the service graph has the stage's edges, paired, not guessed";
+pub use checks::{
+    DASHBOARD, GRAPH, Growth, JUDGED, LOGS, PanelAnswer, TRACE, TRAFFIC, USAGE, choose_trace,
+    dashboard_check, graph_check, growth_query, logs_check, stage_check_in_tempo, trace_check,
+    traffic_check, usable_traces, usage_check,
+};
+use client::{SEARCH_LIMIT, StackClient};
+pub use scope::Scope;
 
 /// An HTTP answer as received: what the parsers read.
 #[derive(Debug, Clone)]
@@ -96,6 +104,9 @@ impl Default for StackEndpoints {
     }
 }
 
+/// The window `verify` looks at by default: the dashboards' own range.
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
 /// What `make verify` checks, and where.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
@@ -103,10 +114,14 @@ pub struct VerifyOptions {
     pub endpoints: StackEndpoints,
     /// The stage's dashboard, `grafana-dashboards/stageN.json`.
     pub dashboard: PathBuf,
-    /// The LogQL stream selector of the stage's logs.
+    /// The LogQL stream selector of the stage's logs: `{stage="N"}`.
     pub loki_selector: String,
-    /// How far back to look for a trace and its logs.
-    pub lookback: Duration,
+    /// How far back to look: traces, lines and series older than this do
+    /// not count.
+    pub window: Duration,
+    /// When the window ends; `None` is now. Tests pin it to the moment
+    /// their recorded answers were made.
+    pub end: Option<SystemTime>,
 }
 
 impl VerifyOptions {
@@ -116,352 +131,182 @@ impl VerifyOptions {
             endpoints: StackEndpoints::default(),
             dashboard: PathBuf::from(format!("grafana-dashboards/stage{}.json", stage.number)),
             loki_selector: format!("{{stage=\"{}\"}}", stage.number),
-            lookback: Duration::from_secs(3600),
+            window: WINDOW,
+            end: None,
         }
+    }
+
+    pub fn scope(&self) -> Scope {
+        Scope::new(
+            self.stage,
+            self.end.unwrap_or_else(SystemTime::now),
+            self.window,
+        )
     }
 }
 
 /// Runs every check against the stack.
 pub async fn verify(options: &VerifyOptions) -> Checklist {
     let stack = StackClient::new(options.endpoints.clone());
-    let stage = options.stage;
+    let scope = options.scope();
+    let stage = scope.stage;
+    let environment = scope.environment();
+    let services: Vec<&str> = stage
+        .request_path()
+        .iter()
+        .map(|service| service.name)
+        .collect();
     let mut checklist = Checklist::new(format!(
-        "stage {} ({}), against the stack",
-        stage.number, stage.title
+        "stage {} ({}), against the stack, {} (until {})",
+        stage.number,
+        stage.title,
+        scope.last(),
+        Scope::time(u128::from(scope.end) * 1_000_000_000),
     ));
-    checklist.push(check_dashboard(&stack, options).await);
 
-    let (now, since) = window(options.lookback);
-    let services: Vec<&str> = stage.services.iter().map(|service| service.name).collect();
-    let sampled = stack.sample_trace(&services, since, now).await;
-    match sampled {
-        Ok(Some(trace_id)) => {
-            let trace = stack.trace(&trace_id).await;
-            checklist.push(trace_check(stage, &trace_id, &trace));
-            let logs = stack
-                .logs_of(&options.loki_selector, &trace_id, since, now)
-                .await;
-            checklist.push(logs_check(stage, &trace_id, &logs));
-        }
-        Ok(None) => {
-            let hint = format!(
-                "no trace through {} in Tempo in the last {}; send some with make stage{} traffic",
-                services.join(", "),
-                humantime::format_duration(options.lookback),
-                stage.number
-            );
-            checklist.push(Check::fail(TRACE, vec![hint]));
-            checklist.push(Check::fail(LOGS, vec!["no trace id to look for".into()]));
-        }
-        Err(error) => {
-            checklist.push(Check::fail(
-                TRACE,
-                vec![format!("searching Tempo: {error}")],
-            ));
-            checklist.push(Check::fail(LOGS, vec!["no trace id to look for".into()]));
+    // Anything at all from the stage? Without it every other answer would
+    // be about another stage, or about none.
+    let probe = tempo::most_recent(&tempo::stage_spans(&environment));
+    let recent = stack.search(&probe, &scope, 1).await;
+    let traffic = checks::traffic_check(&scope, &probe, &recent);
+    // Why the checks that judge the stage's traces cannot run, if they
+    // cannot: no traffic, or no answer from Tempo.
+    let blocked = match &recent {
+        Err(error) => Some(scope.said(error, "TraceQL", &probe)),
+        Ok(_) if !traffic.passed => Some(scope.no_traffic()),
+        Ok(_) => None,
+    };
+    checklist.push(traffic);
+
+    if let Some(why) = &blocked {
+        checklist.push(Check::fail(TRACE, vec![why.clone()]));
+        checklist.push(Check::fail(LOGS, vec![why.clone()]));
+    } else {
+        let query = tempo::most_recent(&tempo::traces_through(&environment, &services));
+        let found = stack.search(&query, &scope, SEARCH_LIMIT).await;
+        match checks::choose_trace(&scope, &services, &query, &found) {
+            Ok(chosen) => {
+                let trace = stack.trace(&chosen.trace_id).await;
+                checklist.push(checks::trace_check(
+                    &scope, &services, &query, &chosen, &trace,
+                ));
+                let logql = format!("{} |= \"{}\"", options.loki_selector, chosen.trace_id);
+                let logs = stack.logs(&logql, &scope).await;
+                checklist.push(checks::logs_check(
+                    &scope,
+                    &services,
+                    &logql,
+                    &chosen.trace_id,
+                    &logs,
+                ));
+            }
+            Err(problems) => {
+                checklist.push(Check::fail(TRACE, problems));
+                checklist.push(Check::fail(LOGS, vec!["no trace id to look for".into()]));
+            }
         }
     }
+
+    let query = service_graph::edges_query(&scope);
     let graph = stack
-        .query(service_graph::EDGES_QUERY)
+        .query(&query, &scope)
         .await
         .map(|samples| service_graph::edges(&samples));
-    checklist.push(graph_check(stage, &graph));
+    checklist.push(checks::graph_check(&scope, &services, &query, &graph));
+
     for check in stage.checks {
-        let query = tempo::traces_showing(check);
-        let trace = match stack.sample(&query, since, now).await {
-            Ok(Some(trace_id)) => stack.trace(&trace_id).await,
-            Ok(None) => Ok(None),
-            Err(error) => Err(error),
+        if let Some(why) = &blocked {
+            let title = local_checks::stage_check_title(check);
+            checklist.push(Check::fail(title, vec![why.clone()]));
+            continue;
+        }
+        let query = tempo::most_recent(&tempo::traces_showing(check, &environment));
+        let (listed, traces) = match stack.search(&query, &scope, SEARCH_LIMIT).await {
+            Ok(found) => {
+                let (usable, passed_over) = checks::usable_traces(&scope, &[], &found);
+                // A few more than are judged: some may be passed over.
+                let fetch = &usable[..usable.len().min(2 * JUDGED)];
+                (passed_over, stack.traces(fetch).await)
+            }
+            Err(error) => (Vec::new(), Err(error)),
         };
-        checklist.push(stage_check_in_tempo(check, &query, &trace));
+        checklist.push(checks::stage_check_in_tempo(
+            &scope, check, &query, &listed, &traces,
+        ));
     }
+
+    for check in stage.native_checks {
+        // What of a native check the stack can show. Stage 5's outage drill
+        // and stage 6's secret scan need the processes: `make stage5
+        // outage` and `make demo STAGE=6` run them.
+        if let NativeCheck::UsageRouted { receiver, .. } = *check
+            && let Some(receiver) = stage.service(receiver)
+        {
+            checklist.push(check_usage(&stack, &scope, receiver, blocked.as_deref()).await);
+        }
+    }
+
+    checklist.push(check_dashboard(&stack, options, &scope).await);
     checklist
 }
 
-/// A stage's own check (stage 4: a batch's rolls overlap) on a trace Tempo
-/// found for it.
-pub fn stage_check_in_tempo(
-    check: &StageCheck,
-    query: &str,
-    trace: &Result<Option<Vec<SpanRecord>>, ApiError>,
+/// Stage 6: the receiver's newest trace, and how its counters grew.
+async fn check_usage(
+    stack: &StackClient,
+    scope: &Scope,
+    receiver: &'static stages::Service,
+    blocked: Option<&str>,
 ) -> Check {
-    match trace {
-        Ok(Some(spans)) => local_checks::stage_check(check, spans),
-        Ok(None) => Check::fail(
-            local_checks::stage_check_title(check),
-            vec![format!(
-                "no trace in Tempo matches {query}: send traffic first"
-            )],
-        ),
-        Err(error) => Check::fail(
-            local_checks::stage_check_title(check),
-            vec![error.to_string()],
-        ),
+    if let Some(why) = blocked {
+        return Check::fail(USAGE, vec![why.to_owned()]);
     }
+    let query = tempo::most_recent(&tempo::traces_of(&scope.environment(), receiver.name));
+    let trace = match stack.search(&query, scope, SEARCH_LIMIT).await {
+        Ok(found) => {
+            let (usable, _) = checks::usable_traces(scope, &[receiver.name], &found);
+            match usable.first() {
+                Some(newest) => stack
+                    .trace(&newest.trace_id)
+                    .await
+                    .map(|trace| trace.map(|trace| (newest.trace_id.clone(), trace))),
+                None => Ok(None),
+            }
+        }
+        Err(error) => Err(error),
+    };
+    let mut growth = Vec::new();
+    for series in receiver.series {
+        let query = checks::growth_query(scope, receiver.name, series);
+        let answer = stack.query(&query, scope).await;
+        growth.push(Growth {
+            series,
+            query,
+            answer,
+        });
+    }
+    checks::usage_check(scope, receiver, &query, &trace, &growth)
 }
 
-/// Start and end of the lookback, in Unix seconds.
-fn window(lookback: Duration) -> (u64, u64) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    (now, now.saturating_sub(lookback.as_secs()))
-}
-
-async fn check_dashboard(stack: &StackClient, options: &VerifyOptions) -> Check {
+async fn check_dashboard(stack: &StackClient, options: &VerifyOptions, scope: &Scope) -> Check {
     let dashboard = match dashboards::Dashboard::load(&options.dashboard) {
         Ok(dashboard) => dashboard,
         Err(error) => return Check::fail(DASHBOARD, vec![error.to_string()]),
     };
-    let stage = options.stage.number.to_string();
-    let mut results = Vec::new();
-    for query in dashboard.queries() {
-        if query.language != dashboards::Language::PromQL {
-            continue;
-        }
-        let expression = query.expanded(&stage);
-        let answer = stack.query(&expression).await;
-        results.push(PanelAnswer {
-            panel: query.panel.title.clone(),
-            expression,
-            answer,
-        });
-    }
-    dashboard_check(&results)
-}
-
-/// A PromQL query of a dashboard panel and Prometheus' answer to it.
-#[derive(Debug)]
-pub struct PanelAnswer {
-    pub panel: String,
-    /// The query with Grafana's variables expanded.
-    pub expression: String,
-    pub answer: Result<Vec<Sample>, ApiError>,
-}
-
-/// Passes when every PromQL query of the dashboard has data.
-pub fn dashboard_check(results: &[PanelAnswer]) -> Check {
-    let mut problems = Vec::new();
-    for PanelAnswer {
-        panel,
-        expression,
-        answer,
-    } in results
-    {
-        match answer {
-            Ok(samples) if !samples.is_empty() => {}
-            Ok(_) => problems.push(format!("panel {panel:?}: no data for {expression}")),
-            Err(error) => problems.push(format!("panel {panel:?}: {error}")),
-        }
-    }
-    if results.is_empty() {
-        problems.push("the dashboard has no PromQL query".into());
-    }
-    let facts = vec![format!("{} PromQL queries, each with data", results.len())];
-    Check::from_problems(DASHBOARD, facts, problems)
-}
-
-/// The trace `trace_id` as Tempo returned it has spans from every service.
-pub fn trace_check(
-    stage: &Stage,
-    trace_id: &str,
-    trace: &Result<Option<Vec<SpanRecord>>, ApiError>,
-) -> Check {
-    let spans = match trace {
-        Ok(Some(spans)) => spans,
-        Ok(None) => return Check::fail(TRACE, vec![format!("Tempo has no trace {trace_id}")]),
-        Err(error) => return Check::fail(TRACE, vec![error.to_string()]),
-    };
-    let found: BTreeSet<&str> = spans.iter().map(|span| span.service.as_str()).collect();
-    let missing: Vec<&str> = stage
-        .services
-        .iter()
-        .map(|service| service.name)
-        .filter(|name| !found.contains(name))
-        .collect();
-    let fact = format!(
-        "trace {trace_id}: {} spans from {}",
-        spans.len(),
-        found.iter().copied().collect::<Vec<_>>().join(", ")
-    );
-    let problems = if missing.is_empty() {
-        Vec::new()
-    } else {
-        vec![fact.clone(), format!("no span from {}", missing.join(", "))]
-    };
-    Check::from_problems(TRACE, vec![fact], problems)
-}
-
-/// Loki holds lines with `trace_id` from every service of the stage.
-pub fn logs_check(stage: &Stage, trace_id: &str, logs: &Result<Vec<LokiLine>, ApiError>) -> Check {
-    let lines = match logs {
-        Ok(lines) => lines,
-        Err(error) => return Check::fail(LOGS, vec![error.to_string()]),
-    };
-    let mut services = BTreeSet::new();
-    for line in lines {
-        if line.field("trace_id").as_deref() == Some(trace_id) {
-            services.insert(line.field("service").unwrap_or_default());
-        }
-    }
-    let missing: Vec<&str> = stage
-        .services
-        .iter()
-        .map(|service| service.name)
-        .filter(|name| !services.contains(*name))
-        .collect();
-    let fact = format!(
-        "{} lines with trace_id {trace_id}, from {}",
-        lines.len(),
-        services.iter().cloned().collect::<Vec<_>>().join(", ")
-    );
-    let problems = if missing.is_empty() {
-        Vec::new()
-    } else {
-        vec![format!(
-            "no line with trace_id {trace_id} from {}",
-            missing.join(", ")
-        )]
-    };
-    Check::from_problems(LOGS, vec![fact], problems)
-}
-
-/// Every edge the stage expects is in the graph as a paired edge, and every
-/// service appears in the graph.
-pub fn graph_check(stage: &Stage, graph: &Result<Vec<GraphEdge>, ApiError>) -> Check {
-    let edges = match graph {
-        Ok(edges) => edges,
-        Err(error) => return Check::fail(GRAPH, vec![error.to_string()]),
-    };
-    let mut facts = Vec::new();
-    let mut problems = Vec::new();
-    for expected in stage.edges {
-        let (client, server) = (expected.client, expected.server);
-        let real = edges
-            .iter()
-            .any(|edge| edge.is(client, server) && !edge.virtual_node);
-        let guessed = edges
-            .iter()
-            .any(|edge| edge.is(client, server) && edge.virtual_node);
-        if real {
-            facts.push(format!("{client} -> {server}"));
-        } else if guessed {
-            problems.push(format!(
-                "{client} -> {server} is only a virtual_node edge, guessed from peer.service: \
-                 {server} did not continue {client}'s trace (traceparent propagation)"
-            ));
-        } else {
-            problems.push(format!(
-                "{client} -> {server} is missing: is {client}'s outgoing span of kind CLIENT, \
-                 and is the metrics-generator enabled?"
-            ));
-        }
-    }
-    for service in stage.services {
-        if !edges
-            .iter()
-            .any(|edge| edge.client == service.name || edge.server == service.name)
-        {
-            problems.push(format!("{} is not in the service graph", service.name));
-        }
-    }
-    Check::from_problems(GRAPH, facts, problems)
-}
-
-/// The stack's APIs over HTTP, answers kept as [`Recorded`].
-struct StackClient {
-    http: reqwest::Client,
-    endpoints: StackEndpoints,
-}
-
-impl StackClient {
-    fn new(endpoints: StackEndpoints) -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
-            endpoints,
-        }
-    }
-
-    async fn get(&self, url: String, query: &[(&str, String)]) -> Result<Recorded, ApiError> {
-        let unreachable = |source| ApiError::Unreachable {
-            url: url.clone(),
-            source,
+    let (queries, not_run) = panels::panel_queries(&dashboard, scope);
+    let mut answers = Vec::new();
+    for query in queries {
+        let answer = match query.backend {
+            panels::Backend::Prometheus => stack
+                .query_range(&query.expression, scope)
+                .await
+                .map(|samples| samples.len()),
+            panels::Backend::Loki => stack.log_amount(&query.expression, scope).await,
+            panels::Backend::Tempo => stack
+                .search(&query.expression, scope, 5)
+                .await
+                .map(|found| found.len()),
         };
-        let response = self
-            .http
-            .get(&url)
-            .query(query)
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let status = response.status().as_u16();
-        let body = response.text().await.map_err(unreachable)?;
-        Ok(Recorded { url, status, body })
+        answers.push(PanelAnswer { query, answer });
     }
-
-    async fn query(&self, expression: &str) -> Result<Vec<Sample>, ApiError> {
-        let url = format!("{}/api/v1/query", self.endpoints.prometheus);
-        let answer = self.get(url, &[("query", expression.to_owned())]).await?;
-        prometheus::parse_query(&answer)
-    }
-
-    /// The newest trace (in the first page of results) that went through
-    /// every one of `services`.
-    async fn sample_trace(
-        &self,
-        services: &[&str],
-        since: u64,
-        now: u64,
-    ) -> Result<Option<String>, ApiError> {
-        self.sample(&tempo::traces_through(services), since, now)
-            .await
-    }
-
-    /// The newest trace (in the first page of results) matching `traceql`.
-    async fn sample(
-        &self,
-        traceql: &str,
-        since: u64,
-        now: u64,
-    ) -> Result<Option<String>, ApiError> {
-        let url = format!("{}/api/search", self.endpoints.tempo);
-        let query = [
-            ("q", traceql.to_owned()),
-            ("limit", "20".to_owned()),
-            ("start", since.to_string()),
-            ("end", now.to_string()),
-        ];
-        let found = tempo::parse_search(&self.get(url, &query).await?)?;
-        Ok(found.into_iter().next().map(|trace| trace.trace_id))
-    }
-
-    async fn trace(&self, trace_id: &str) -> Result<Option<Vec<SpanRecord>>, ApiError> {
-        let url = format!("{}/api/traces/{trace_id}", self.endpoints.tempo);
-        tempo::parse_trace(&self.get(url, &[]).await?)
-    }
-
-    async fn logs_of(
-        &self,
-        selector: &str,
-        trace_id: &str,
-        since: u64,
-        now: u64,
-    ) -> Result<Vec<LokiLine>, ApiError> {
-        let url = format!("{}/loki/api/v1/query_range", self.endpoints.loki);
-        let nanos = |seconds: u64| (u128::from(seconds) * 1_000_000_000).to_string();
-        let query = [
-            ("query", format!("{selector} |= \"{trace_id}\"")),
-            ("start", nanos(since)),
-            // Loki's end is exclusive and lines may be a moment in the future.
-            ("end", nanos(now + 60)),
-            ("limit", "1000".to_owned()),
-            ("direction", "forward".to_owned()),
-        ];
-        loki::parse_streams(&self.get(url, &query).await?)
-    }
+    checks::dashboard_check(scope, &answers, &not_run)
 }

@@ -52,7 +52,10 @@ struct Series {
     values: Vec<(f64, String)>,
 }
 
-/// The samples of a query answer; a matrix gives each series' last value.
+/// The samples of a query answer. A matrix (a range query, as a dashboard
+/// panel draws it) gives each series' last value that is a number; a series
+/// with none (`histogram_quantile` over no requests is NaN throughout)
+/// draws nothing and is left out.
 pub fn parse_query(response: &Recorded) -> Result<Vec<Sample>, ApiError> {
     let envelope: Envelope = match serde_json::from_str(&response.body) {
         Ok(envelope) => envelope,
@@ -75,10 +78,18 @@ pub fn parse_query(response: &Recorded) -> Result<Vec<Sample>, ApiError> {
         .result
         .into_iter()
         .filter_map(|series| {
-            let (_, value) = series.value.or_else(|| series.values.last().cloned())?;
+            let value = match series.value {
+                Some((_, value)) => value.parse().unwrap_or(f64::NAN),
+                None => series
+                    .values
+                    .iter()
+                    .rev()
+                    .filter_map(|(_, value)| value.parse::<f64>().ok())
+                    .find(|value| value.is_finite())?,
+            };
             Some(Sample {
                 labels: series.metric,
-                value: value.parse().unwrap_or(f64::NAN),
+                value,
             })
         })
         .collect())

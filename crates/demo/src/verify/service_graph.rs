@@ -5,13 +5,25 @@
 //! child SERVER span; when it could not (no trace-context propagation) it
 //! still guesses the edge from the client span's `peer.service` and labels
 //! it `connection_type="virtual_node"`, as it does the `user -> X` edges
-//! of root spans (PITFALLS 19). So a check must require the label absent.
+//! of root spans. So a check must require the label absent.
+//!
+//! Tempo's metrics-generator copies the stage (the server span's resource
+//! attribute `deployment.environment.name`, see `stack/tempo/tempo.yml`)
+//! into the label `deployment_environment_name`, so each stage has a graph
+//! of its own, and a stage that sent nothing has none.
 
 use super::prometheus::Sample;
+use super::scope::Scope;
 
-/// The query the check runs: every edge with its connection type.
-pub const EDGES_QUERY: &str =
-    "sum by (client, server, connection_type) (traces_service_graph_request_total)";
+/// The query the check runs: every edge of the stage with its connection
+/// type, and how many requests it carried in the window.
+pub fn edges_query(scope: &Scope) -> String {
+    format!(
+        "sum by (client, server, connection_type) (increase(traces_service_graph_request_total{{deployment_environment_name=\"{}\"}}{}))",
+        scope.environment(),
+        scope.promql_range()
+    )
+}
 
 /// One edge of the graph.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +32,7 @@ pub struct GraphEdge {
     pub server: String,
     /// `connection_type="virtual_node"`: guessed, not paired.
     pub virtual_node: bool,
+    /// Requests in the window.
     pub value: f64,
 }
 

@@ -1,24 +1,24 @@
 //! `verify`'s parsing and decisions on responses recorded from real Tempo,
-//! Loki and Prometheus servers (tests/fixtures/stack-api/), and one full
-//! `verify` run against a fake stack that serves them.
+//! Loki and Prometheus servers (tests/fixtures/stack-api/), and a full
+//! `verify` run of a dashboard's panels against a fake stack serving them.
 //!
 //! The recordings are of a stage-3-shaped workload, so the tests check them
 //! against a stage of that shape rather than against stage 1.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::time::{Duration, UNIX_EPOCH};
 
-use axum::Router;
-use axum::extract::{Query, Request};
-use axum::http::StatusCode;
-use axum::routing::get;
 use demo::trace::Kind;
-use demo::verify::service_graph::{EDGES_QUERY, edges};
+use demo::verify::panels::{Backend, PanelQuery};
+use demo::verify::service_graph::{edges, edges_query};
+use demo::verify::tempo::FoundTrace;
 use demo::verify::{
-    self, ApiError, DASHBOARD, GRAPH, LOGS, PanelAnswer, Recorded, StackEndpoints, TRACE,
-    VerifyOptions, dashboard_check, graph_check, logs_check, loki, prometheus, tempo, trace_check,
+    self, ApiError, DASHBOARD, PanelAnswer, Recorded, Scope, StackEndpoints, VerifyOptions,
+    dashboard_check, graph_check, logs_check, loki, prometheus, tempo, trace_check,
 };
 use stages::{Edge, Scenario, Service, Stage};
+
+use crate::fake_stack::{Answers, fixtures, run_verify};
 
 const SAMPLED: &str = "85fce9c8be761dfc7748e17825a1d41c";
 
@@ -60,8 +60,28 @@ static RECORDED_STAGE: Stage = Stage {
     native_checks: &[],
 };
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+/// The stage 3 recordings were made on 2026-11-25; a window of a day
+/// before their end holds them.
+fn scope() -> Scope {
+    Scope::new(
+        &RECORDED_STAGE,
+        UNIX_EPOCH + Duration::from_secs(1_795_576_800),
+        Duration::from_secs(24 * 3600),
+    )
+}
+
+const SERVICES: [&str; 3] = ["frontend", "dice-roller", "die-service"];
+
+/// The search result that named `trace_id`, as `trace_check` is given it.
+fn listed(trace_id: &str) -> FoundTrace {
+    FoundTrace {
+        trace_id: trace_id.to_owned(),
+        root_service: "frontend".into(),
+        root_name: "GET /roll".into(),
+        start_unix_nanos: 1_795_576_641_000_000_000,
+        services: BTreeSet::new(),
+        environments: BTreeSet::new(),
+    }
 }
 
 /// A recorded answer with the status the recording had.
@@ -81,9 +101,20 @@ fn services_of(spans: &[demo::SpanRecord]) -> BTreeSet<&str> {
 
 #[test]
 fn tempo_v1_trace_decodes_base64_ids_and_finds_every_service() {
-    let trace = tempo::parse_trace(&recorded("tempo/trace-by-id.json", 200))
+    let found = tempo::parse_trace(&recorded("tempo/trace-by-id.json", 200))
         .unwrap()
         .unwrap();
+    // Every service's resource names the stage.
+    assert_eq!(
+        found
+            .environments
+            .iter()
+            .map(|(_, e)| e.as_str())
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["stage3"])
+    );
+    assert!(found.foreign("stage3").is_empty());
+    let trace = found.spans.clone();
     assert_eq!(trace.len(), 5);
     assert!(trace.iter().all(|span| span.trace_id == SAMPLED));
     assert_eq!(
@@ -117,8 +148,14 @@ fn tempo_v1_trace_decodes_base64_ids_and_finds_every_service() {
             .all(|p| ids.contains(p))
     );
 
-    let check = trace_check(&RECORDED_STAGE, SAMPLED, &Ok(Some(trace.clone())));
+    let check = trace_check(&scope(), &SERVICES, "Q", &listed(SAMPLED), &Ok(Some(found)));
     assert!(check.passed, "{check:?}");
+    assert_eq!(
+        check.details,
+        [format!(
+            "trace {SAMPLED}, begun 2026-11-25T03:17:21Z: 5 spans from dice-roller, die-service, frontend"
+        )]
+    );
     // The same spans draw a waterfall, frontend's root first.
     let drawn = demo::waterfall::render(&trace);
     assert!(
@@ -135,10 +172,11 @@ fn tempo_v1_trace_decodes_base64_ids_and_finds_every_service() {
 #[test]
 fn tempo_3_and_the_v2_api_have_the_same_shape() {
     let v3 = tempo::parse_trace(&recorded("tempo-3.0.3/tempo/trace-by-id.json", 200));
-    assert_eq!(v3.unwrap().unwrap().len(), 5);
+    assert_eq!(v3.unwrap().unwrap().spans.len(), 5);
     let v2 = tempo::parse_trace(&recorded("tempo/trace-by-id-v2.json", 200))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .spans;
     assert_eq!(services_of(&v2).len(), 3);
     assert!(v2.iter().all(|span| span.trace_id == SAMPLED));
 }
@@ -149,11 +187,20 @@ fn a_missing_trace_is_404_in_v1_and_an_empty_200_in_v2() {
     assert_eq!(v1, None);
     let v2 = tempo::parse_trace(&recorded("tempo/trace-by-id-v2-not-found.json", 200)).unwrap();
     assert_eq!(v2, None);
-    let check = trace_check(&RECORDED_STAGE, "0123456789abcdef0123456789abcdef", &Ok(v1));
+    let check = trace_check(
+        &scope(),
+        &SERVICES,
+        "Q",
+        &listed("0123456789abcdef0123456789abcdef"),
+        &Ok(v1),
+    );
     assert!(!check.passed);
-    assert!(
-        check.details[0].contains("Tempo has no trace 0123456789abcdef"),
-        "{check:?}"
+    assert_eq!(
+        check.details,
+        [
+            "Tempo has no trace 0123456789abcdef0123456789abcdef, though its search listed it \
+          [stage 3, the last 1day, TraceQL: Q]"
+        ]
     );
 
     let invalid = tempo::parse_trace(&recorded("tempo/trace-by-id-invalid.txt", 400)).unwrap_err();
@@ -168,20 +215,28 @@ fn a_missing_trace_is_404_in_v1_and_an_empty_200_in_v2() {
 #[test]
 fn a_trace_missing_a_service_fails_naming_it() {
     let error_trace = tempo::parse_trace(&recorded("tempo/trace-by-id-error.json", 200)).unwrap();
-    assert!(error_trace.as_ref().unwrap().iter().any(|span| span.error));
-    let mut spans = error_trace.unwrap();
-    spans.retain(|span| span.service != "die-service");
+    assert!(
+        error_trace
+            .as_ref()
+            .unwrap()
+            .spans
+            .iter()
+            .any(|span| span.error)
+    );
+    let mut trace = error_trace.unwrap();
+    trace.spans.retain(|span| span.service != "die-service");
     let check = trace_check(
-        &RECORDED_STAGE,
-        "5ee69cf80c7a9a1c145669651dc13785",
-        &Ok(Some(spans)),
+        &scope(),
+        &SERVICES,
+        "Q",
+        &listed("5ee69cf80c7a9a1c145669651dc13785"),
+        &Ok(Some(trace)),
     );
     assert!(!check.passed);
     assert!(
-        check
-            .details
-            .iter()
-            .any(|d| d == "no span from die-service"),
+        check.details[0].ends_with(
+            "4 spans from dice-roller, frontend; no span from die-service [stage 3, the last 1day, TraceQL: Q]"
+        ),
         "{check:?}"
     );
 }
@@ -214,19 +269,20 @@ fn search_results_get_their_leading_zeros_back() {
     );
 }
 
-/// Stage 4's own check on a trace from Tempo: found by TraceQL, judged by
-/// the demo's rule (the batch's rolls overlap).
+/// Stage 4's own check on traces from Tempo: found by TraceQL (batches of
+/// two rolls or more), judged by the demo's rule (the batch's rolls
+/// overlap), on several traces.
 #[test]
-fn the_stage_4_check_asks_tempo_for_a_batch_and_judges_its_rolls() {
+fn the_stage_4_check_asks_tempo_for_batches_and_judges_their_rolls() {
     let stage = stages::stage(4).unwrap();
     let check = &stage.checks[0];
-    let query = tempo::traces_showing(check);
+    let query = tempo::traces_showing(check, "stage4");
     assert_eq!(
         query,
-        r#"{resource.service.name="dice-roller" && name="GET /roll-async"}"#
+        r#"{resource.service.name="dice-roller" && resource.deployment.environment.name="stage4" && name="GET /roll-async"} > {name="roll_die"} | count() >= 2"#
     );
-    let span =
-        |id: &str, name: &str, parent: Option<&str>, start: u64, end: u64| demo::SpanRecord {
+    let span = |trace: &str, id: &str, name: &str, parent: Option<&str>, start: u64, end: u64| {
+        demo::SpanRecord {
             service: "dice-roller".into(),
             name: name.into(),
             kind: if parent.is_some() {
@@ -234,40 +290,82 @@ fn the_stage_4_check_asks_tempo_for_a_batch_and_judges_its_rolls() {
             } else {
                 Kind::Server
             },
-            trace_id: SAMPLED.into(),
+            trace_id: trace.into(),
             span_id: id.into(),
             parent_span_id: parent.map(str::to_owned),
             start_unix_nanos: start,
             end_unix_nanos: end,
             error: false,
-        };
-    let batch = vec![
-        span("p", "GET /roll-async", None, 0, 100),
-        span("a", "roll_die", Some("p"), 1, 60),
-        span("b", "roll_die", Some("p"), 2, 90),
-    ];
-    let passed = verify::stage_check_in_tempo(check, &query, &Ok(Some(batch)));
-    assert!(passed.passed, "{passed:?}");
-    // The recorded stage 3 trace has no batch at all.
-    let recorded = tempo::parse_trace(&recorded("tempo/trace-by-id.json", 200)).unwrap();
-    let failed = verify::stage_check_in_tempo(check, &query, &Ok(recorded));
-    assert!(!failed.passed);
-    assert!(
-        failed.details[0].contains("no GET /roll-async span"),
-        "{failed:?}"
+        }
+    };
+    let batch = |trace: &str, rolls: &[(u64, u64)]| {
+        let mut spans = vec![span(trace, "p", "GET /roll-async", None, 0, 100)];
+        for (index, (start, end)) in rolls.iter().enumerate() {
+            spans.push(span(
+                trace,
+                &format!("r{index}"),
+                "roll_die",
+                Some("p"),
+                *start,
+                *end,
+            ));
+        }
+        (
+            trace.to_owned(),
+            tempo::TempoTrace {
+                spans,
+                environments: BTreeSet::new(),
+            },
+        )
+    };
+    let scope = Scope::new(
+        stage,
+        UNIX_EPOCH + Duration::from_secs(1_000),
+        Duration::from_secs(900),
     );
-    let missing = verify::stage_check_in_tempo(check, &query, &Ok(None));
+    let judge = |traces| verify::stage_check_in_tempo(&scope, check, &query, &[], &Ok(traces));
+
+    let passed = judge(vec![
+        batch("t1", &[(1, 60), (2, 90)]),
+        batch("t2", &[(1, 60)]),
+    ]);
+    assert!(passed.passed, "{passed:?}");
+    assert_eq!(
+        passed.details[1],
+        "  t1: 2 roll_die spans, at most 2 at once"
+    );
+    // Only batches of one: nothing to judge.
+    let ones = judge(vec![batch("t1", &[(1, 60)]), batch("t2", &[(1, 60)])]);
+    assert!(!ones.passed);
     assert!(
-        missing.details[0].contains("no trace in Tempo matches"),
+        ones.details[0].starts_with(
+            "no GET /roll-async with two or more roll_die spans; 2 with fewer than two roll_die spans passed over [stage 4, the last 15m, TraceQL: "
+        ),
+        "{ones:?}"
+    );
+    // The recorded stage 3 trace has no batch at all.
+    let recorded = tempo::parse_trace(&recorded("tempo/trace-by-id.json", 200))
+        .unwrap()
+        .unwrap();
+    let failed = judge(vec![(SAMPLED.to_owned(), recorded)]);
+    assert!(!failed.passed);
+    let missing = judge(Vec::new());
+    assert!(
+        missing.details[0]
+            .starts_with("no trace in Tempo matches [stage 4, the last 15m, TraceQL: "),
         "{missing:?}"
     );
 }
 
 #[test]
-fn the_sample_query_asks_for_traces_through_every_service() {
+fn the_sample_query_asks_for_traces_of_the_stage_through_every_service() {
     assert_eq!(
-        tempo::traces_through(&["frontend", "die-service"]),
-        r#"{resource.service.name="frontend"} && {resource.service.name="die-service"}"#
+        tempo::traces_through("stage3", &["frontend", "die-service"]),
+        r#"{resource.service.name="frontend" && resource.deployment.environment.name="stage3"} && {resource.service.name="die-service" && resource.deployment.environment.name="stage3"}"#
+    );
+    assert_eq!(
+        tempo::most_recent(&tempo::stage_spans("stage3")),
+        r#"{resource.deployment.environment.name="stage3"} with (most_recent=true)"#
     );
 }
 
@@ -291,7 +389,7 @@ fn loki_streams_are_merged_in_time_order_and_lines_parsed_again() {
             .all(|line| line.field("trace_id").as_deref() == Some(SAMPLED))
     );
 
-    let check = logs_check(&RECORDED_STAGE, SAMPLED, &Ok(lines));
+    let check = logs_check(&scope(), &SERVICES, "L", SAMPLED, &Ok(lines));
     assert!(check.passed, "{check:?}");
 }
 
@@ -305,17 +403,17 @@ fn logs_from_only_some_services_fail_naming_the_others() {
             .iter()
             .all(|line| line.labels.contains_key("trace_id"))
     );
-    let check = logs_check(&RECORDED_STAGE, SAMPLED, &Ok(lines));
+    let check = logs_check(&scope(), &SERVICES, "L", SAMPLED, &Ok(lines));
     assert!(!check.passed);
     assert_eq!(
-        check.details,
-        [format!(
-            "no line with trace_id {SAMPLED} from frontend, die-service"
-        )]
+        check.details[0],
+        format!(
+            "no line with trace_id {SAMPLED} from frontend, die-service [stage 3, the last 1day, LogQL: L]"
+        )
     );
 
     let empty = loki::parse_streams(&recorded("loki/query-range-empty.json", 200)).unwrap();
-    assert!(!logs_check(&RECORDED_STAGE, SAMPLED, &Ok(empty)).passed);
+    assert!(!logs_check(&scope(), &SERVICES, "L", SAMPLED, &Ok(empty)).passed);
     let syntax = loki::parse_streams(&recorded("loki/query-range-syntax-error.txt", 400));
     let message = syntax.unwrap_err().to_string();
     assert!(
@@ -343,11 +441,16 @@ fn paired_edges_pass_and_the_virtual_user_edge_is_told_apart() {
                 .unwrap()
                 .virtual_node
         );
-        let check = graph_check(&RECORDED_STAGE, &Ok(graph));
+        let check = graph_check(&scope(), &SERVICES, "Q", &Ok(graph));
         assert!(check.passed, "{file}: {check:?}");
-        assert_eq!(
-            check.details,
-            ["frontend -> dice-roller", "dice-roller -> die-service"]
+        assert_eq!(check.details.len(), 2, "{check:?}");
+        assert!(
+            check.details[0].starts_with("frontend -> dice-roller: "),
+            "{check:?}"
+        );
+        assert!(
+            check.details[1].starts_with("dice-roller -> die-service: "),
+            "{check:?}"
         );
     }
 }
@@ -360,16 +463,21 @@ fn guessed_edges_without_propagation_fail() {
         "prometheus/service-graph-negative/no-propagation/query-service-graph-edges-rate.json";
     let graph = edges(&prometheus::parse_query(&recorded(file, 200)).unwrap());
     assert!(graph.iter().any(|edge| edge.is("frontend", "dice-roller")));
-    let check = graph_check(&RECORDED_STAGE, &Ok(graph));
+    let check = graph_check(&scope(), &SERVICES, "Q", &Ok(graph));
     assert!(!check.passed);
     assert!(
         check.details[0].contains("frontend -> dice-roller is only a virtual_node edge"),
         "{check:?}"
     );
     assert!(check.details[1].contains("dice-roller -> die-service is only a virtual_node edge"));
+    let query = edges_query(&scope());
     assert!(
-        EDGES_QUERY.contains("connection_type"),
+        query.contains("connection_type"),
         "the query must keep the label"
+    );
+    assert_eq!(
+        query,
+        "sum by (client, server, connection_type) (increase(traces_service_graph_request_total{deployment_environment_name=\"stage3\"}[86400s]))"
     );
 }
 
@@ -377,7 +485,7 @@ fn guessed_edges_without_propagation_fail() {
 fn internal_client_spans_leave_the_edges_missing() {
     let file = "prometheus/service-graph-negative/client-spans-internal/query-service-graph-edges-rate.json";
     let graph = edges(&prometheus::parse_query(&recorded(file, 200)).unwrap());
-    let check = graph_check(&RECORDED_STAGE, &Ok(graph));
+    let check = graph_check(&scope(), &SERVICES, "Q", &Ok(graph));
     assert!(!check.passed);
     assert!(
         check.details[0].contains(
@@ -389,7 +497,8 @@ fn internal_client_spans_leave_the_edges_missing() {
         check
             .details
             .iter()
-            .any(|d| d == "die-service is not in the service graph"),
+            .any(|d| d
+                == "die-service is not in the service graph [stage 3, the last 1day, PromQL: Q]"),
         "{check:?}"
     );
 }
@@ -409,15 +518,22 @@ fn a_dashboard_query_without_data_or_with_a_syntax_error_fails() {
         "{syntax:?}"
     );
 
-    let row = |title: &str, answer| PanelAnswer {
-        panel: title.to_owned(),
-        expression: "q".to_owned(),
-        answer,
+    let row = |title: &str, answer: Result<Vec<prometheus::Sample>, ApiError>| PanelAnswer {
+        query: PanelQuery {
+            panel: title.to_owned(),
+            language: "PromQL",
+            backend: Backend::Prometheus,
+            expression: "q".to_owned(),
+        },
+        answer: answer.map(|samples| samples.len()),
     };
-    assert!(dashboard_check(&[row("Rate", data)]).passed);
-    let check = dashboard_check(&[row("Empty", empty), row("Broken", syntax)]);
+    assert!(dashboard_check(&scope(), &[row("Rate", data)], &[]).passed);
+    let check = dashboard_check(&scope(), &[row("Empty", empty), row("Broken", syntax)], &[]);
     assert!(!check.passed);
-    assert_eq!(check.details[0], "panel \"Empty\": no data for q");
+    assert_eq!(
+        check.details[0],
+        "panel \"Empty\": no data [stage 3, the last 1day, PromQL: q]"
+    );
     assert!(
         check.details[1]
             .contains("refused the query: invalid parameter \"query\": 1:16: parse error"),
@@ -425,84 +541,67 @@ fn a_dashboard_query_without_data_or_with_a_syntax_error_fails() {
     );
 }
 
-/// Serves the recordings as the stack would, checking the requests `verify`
-/// makes on the way.
-fn fake_stack() -> Router {
-    let file =
-        |name: &str| std::fs::read_to_string(fixtures().join("stack-api").join(name)).unwrap();
-    let prometheus = move |Query(params): Query<BTreeMap<String, String>>| async move {
-        let query = &params["query"];
-        let name = if query.contains("traces_service_graph_request_total") {
-            if query == EDGES_QUERY {
-                "prometheus/query-service-graph-request-total.json"
-            } else {
-                "prometheus/query-empty.json"
-            }
-        } else {
-            assert!(
-                query.contains(r#"stage="3""#),
-                "variables expanded: {query}"
-            );
-            "prometheus/query-spanmetrics-calls-total.json"
-        };
-        file(name)
-    };
-    let search = |Query(params): Query<BTreeMap<String, String>>| async move {
-        assert_eq!(
-            params["q"],
-            tempo::traces_through(&["frontend", "dice-roller", "die-service"])
-        );
-        assert!(params.contains_key("start") && params.contains_key("end"));
-        // The search answer's format, holding the recorded sampled trace.
-        format!(
-            r#"{{"traces":[{{"traceID":"{SAMPLED}","rootServiceName":"frontend","rootTraceName":"GET /roll"}}],"metrics":{{}}}}"#
-        )
-    };
-    let trace = move |request: Request| async move {
-        if request.uri().path().ends_with(SAMPLED) {
-            (StatusCode::OK, file("tempo/trace-by-id.json"))
-        } else {
-            (StatusCode::NOT_FOUND, String::new())
-        }
-    };
-    let logs = move |Query(params): Query<BTreeMap<String, String>>| async move {
-        assert_eq!(params["query"], format!(r#"{{stage="3"}} |= "{SAMPLED}""#));
-        file("loki/query-range-trace-id-all-services.json")
-    };
-    Router::new()
-        .route("/api/v1/query", get(prometheus))
-        .route("/api/search", get(search))
-        .route("/api/traces/{id}", get(trace))
-        .route("/loki/api/v1/query_range", get(logs))
-}
-
+/// Every panel is asked, in its own language, with the stage's variables:
+/// PromQL and the service map from Prometheus, LogQL from Loki, TraceQL
+/// from Tempo. Each empty panel is named with its query.
 #[tokio::test]
-async fn verify_against_a_stack_serving_the_recordings() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, fake_stack()).await });
-
+async fn every_panel_s_promql_logql_and_traceql_is_run() {
+    let answers = Answers::default()
+        .promql(
+            |q| q.contains("traces_spanmetrics_calls_total"),
+            crate::fake_stack::recorded("prometheus/query-spanmetrics-calls-total.json"),
+        )
+        .promql(
+            |q| q.starts_with("traces_service_graph_request_total{server="),
+            crate::fake_stack::recorded("prometheus/query-service-graph-request-total.json"),
+        )
+        .search(
+            |q| q.starts_with("{resource.service.name=\"frontend\""),
+            crate::fake_stack::recorded("tempo/search-traceql-service-name.json"),
+        )
+        .logs(
+            |q| q.starts_with("{service_name=\"frontend\""),
+            crate::fake_stack::recorded("loki/query-range-trace-id.json"),
+        );
     let mut options = VerifyOptions::new(&RECORDED_STAGE);
-    options.endpoints = StackEndpoints {
-        prometheus: base.clone(),
-        loki: base.clone(),
-        tempo: base,
-    };
     options.dashboard = fixtures().join("dashboard-stage3.json");
-    let checklist = verify::verify(&options).await;
-    server.abort();
-
-    let outcome = |title: &str| checklist.check(title).unwrap_or_else(|| panic!("{title}"));
-    assert!(outcome(TRACE).passed, "{checklist}");
-    assert!(outcome(LOGS).passed, "{checklist}");
-    assert!(outcome(GRAPH).passed, "{checklist}");
-    // The dashboard's second panel asks for a series that does not exist.
-    let dashboard = outcome(DASHBOARD);
+    let (checklist, asked) = run_verify(answers, options).await;
+    let dashboard = checklist.check(DASHBOARD).unwrap();
     assert!(!dashboard.passed, "{checklist}");
-    assert_eq!(dashboard.details.len(), 1, "{checklist}");
-    assert!(
-        dashboard.details[0].starts_with("panel \"Nothing here\": no data"),
+    let window = "stage 3, the last 15m";
+    assert_eq!(
+        dashboard.details,
+        [
+            format!(
+                "panel \"Nothing here\": no data [{window}, PromQL: traces_service_graph_request_total{{client=\"no-such-service\", deployment_environment_name=\"stage3\"}}]"
+            ),
+            format!(
+                "panel \"Error logs\": no data [{window}, LogQL: {{stage=\"3\"}} | json | level=\"ERROR\"]"
+            ),
+            format!(
+                "panel \"Failed rolls\": no data [{window}, TraceQL: {{resource.deployment.environment.name=\"stage3\" && status=error}}]"
+            ),
+        ],
         "{checklist}"
+    );
+    // Asked with the variables set, as Grafana would.
+    assert!(
+        asked
+            .logql
+            .contains(&r#"{service_name="frontend", stage="3"} | json"#.to_owned()),
+        "{asked:?}"
+    );
+    assert!(
+        asked.traceql.contains(
+            &r#"{resource.service.name="frontend" && resource.deployment.environment.name="stage3"}"#.to_owned()
+        ),
+        "{asked:?}"
+    );
+    assert!(
+        asked.promql.contains(
+            &r#"traces_service_graph_request_total{server=~"frontend|dice-roller", deployment_environment_name="stage3"}"#.to_owned()
+        ),
+        "{asked:?}"
     );
 }
 

@@ -7,6 +7,7 @@ mod alloy;
 mod compose;
 mod configs;
 mod dashboards;
+mod exemplars;
 mod files;
 mod grafana;
 mod logs;

@@ -19,9 +19,14 @@ use crate::helpers::{spawn_stage, submit};
 
 const STAGE: u8 = 5;
 
-/// Panels whose queries go to Loki or Tempo: parsed only. Keep the list
-/// exact: a panel missing from it, or listed but gone, fails the test.
-const PARSED_ONLY: [&str; 2] = ["Database logs", "Traces with a database query"];
+/// Panels whose queries go to Loki or Tempo, or read the series Tempo's
+/// metrics-generator writes (`traces_*`): parsed only. Keep the list exact:
+/// a panel missing from it, or listed but gone, fails the test.
+const PARSED_ONLY: [&str; 3] = [
+    "Span latency p50 / p95 / p99, with exemplars",
+    "Database logs",
+    "Traces with a database query",
+];
 
 /// The scrape target of `service` (as the stack names it) at `address`,
 /// with the job and labels the stack's Prometheus gives it.
