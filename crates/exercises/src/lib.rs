@@ -29,7 +29,9 @@
 //! let text = "Exercise: the span that times a roll\n\
 //!             Caught by: traces::a_roll_span\n\
 //!             \n\
-//!             diff --git a/stage1/dice-roller/src/dice.rs b/stage1/dice-roller/src/dice.rs\n";
+//!             diff --git a/stage1/dice-roller/src/dice.rs b/stage1/dice-roller/src/dice.rs\n\
+//!             --- a/stage1/dice-roller/src/dice.rs\n\
+//!             +++ b/stage1/dice-roller/src/dice.rs\n";
 //! let exercise = exercises::Exercise::parse(1, "01-roll-span.patch".as_ref(), text).unwrap();
 //! assert_eq!(exercise.heading(), "Exercise 1: the span that times a roll");
 //! assert_eq!(exercise.anchor(), "exercise-1-the-span-that-times-a-roll");
