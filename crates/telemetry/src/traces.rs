@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
@@ -28,6 +27,7 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use tracing::Dispatch;
 use tracing::dispatcher::WeakDispatch;
 
+use crate::otlp_exporter::OtlpExporter;
 use crate::{TelemetryConfig, TelemetryError};
 
 /// Builds the provider that turns finished spans into OTLP export requests.
@@ -52,12 +52,7 @@ pub(crate) fn build_tracer_provider(
         return Ok((builder.build(), export_log));
     };
 
-    let exporter = SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(url)
-        .with_timeout(config.export_timeout)
-        .build()?;
+    let exporter = OtlpExporter::new(url, config.export_timeout)?;
     let accounting = Arc::new(SpanAccounting::register(
         registry,
         config.batch.max_queue_size,
@@ -281,7 +276,7 @@ const EXPORTER_NICE: libc::c_int = 10;
 
 #[derive(Debug)]
 struct AccountedExporter {
-    inner: SpanExporter,
+    inner: OtlpExporter,
     accounting: Arc<SpanAccounting>,
 }
 
