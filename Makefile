@@ -77,10 +77,10 @@ diff: ## what stage TO adds to stage FROM (FROM=1 TO=2, ONLY=dice-roller to narr
 
 # --- what telemetry costs (release builds; not part of CI) -------------------
 
-# Bounded: about four minutes with the defaults on two cores. BENCH_SECONDS
+# Bounded: about six minutes with the defaults on two cores. BENCH_SECONDS
 # (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_CALLGRIND_SHORT/LONG
 # (500/2500 requests; LONG=0 skips callgrind) and BENCH_MODES change it.
-bench: ## stage 1 bare vs full telemetry vs dead/slow collector (wrk, callgrind); rewrites BENCHMARKS.md's table
+bench: ## stage 1 bare vs full telemetry vs dead/slow collector vs the ready-made crates (wrk, callgrind); rewrites BENCHMARKS.md's table
 	$(CARGO) build --release -p bench
 	$(CARGO) run --release -q -p bench --bin bench -- --write BENCHMARKS.md
 

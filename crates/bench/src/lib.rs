@@ -65,15 +65,21 @@ pub enum Mode {
     /// (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, `_ARG=0.1`): what
     /// head sampling saves, for comparison; not one of the targets.
     Sampled,
+    /// The same router instrumented with the ready-made crates instead of
+    /// `crates/telemetry`: init-tracing-opentelemetry's production preset
+    /// (JSON logs on stdout, spans over OTLP/HTTP to the same collector as
+    /// `full`), axum-tracing-opentelemetry's `OtelAxumLayer`, axum-prometheus.
+    Recipe,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 5] = [
+    pub const ALL: [Mode; 6] = [
         Mode::Bare,
         Mode::Full,
         Mode::DeadCollector,
         Mode::SlowCollector,
         Mode::Sampled,
+        Mode::Recipe,
     ];
 
     /// The name on the command line and in the table.
@@ -84,10 +90,19 @@ impl Mode {
             Mode::DeadCollector => "dead-collector",
             Mode::SlowCollector => "slow-collector",
             Mode::Sampled => "sampled",
+            Mode::Recipe => "recipe",
         }
     }
 
+    /// Whether the server writes JSON logs (to the file the harness gives
+    /// it as stdout).
     pub fn has_telemetry(self) -> bool {
         self != Mode::Bare
+    }
+
+    /// Whether the server runs `crates/telemetry`, whose `/metrics` counts
+    /// requests served and spans exported and dropped.
+    pub fn uses_telemetry_crate(self) -> bool {
+        !matches!(self, Mode::Bare | Mode::Recipe)
     }
 }

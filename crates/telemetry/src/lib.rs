@@ -23,6 +23,9 @@
 //! * `traces`: the tracer provider: OTLP/HTTP protobuf export from a batch
 //!   processor with a bounded queue, and counters of what was exported and
 //!   what was dropped, so a sick collector shows up on `/metrics`.
+//! * `otlp_exporter`: the span exporter: batches encoded by `otlp_encoding`
+//!   (OTLP protobuf written straight from the SDK's span data into a reused
+//!   buffer) and posted by opentelemetry-otlp's HTTP transport.
 //! * `logs`: the JSON log layer. Every line written inside a span carries the
 //!   `trace_id` and `span_id` of the exported span, which is what lets Grafana
 //!   jump from a trace to its logs and back.
@@ -42,6 +45,8 @@ mod config;
 mod error;
 mod logs;
 mod metrics;
+mod otlp_encoding;
+mod otlp_exporter;
 mod propagation;
 mod server;
 mod setup;

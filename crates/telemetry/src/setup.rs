@@ -19,7 +19,7 @@ use crate::logs::JsonLogLayer;
 use crate::metrics::{HttpClientMetrics, HttpServerMetrics};
 use crate::propagation::install_propagator;
 use crate::server::HttpServerLayer;
-use crate::traces::build_tracer_provider;
+use crate::traces::{ExportLog, build_tracer_provider};
 
 /// How long shutdown waits for the last spans to reach the collector. Bounded
 /// so that a dead or slow collector cannot hold up a service's exit.
@@ -95,9 +95,25 @@ pub fn build<W>(config: &TelemetryConfig, log_writer: W) -> Result<Telemetry, Te
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
+    build_with(config, log_writer, build_tracer_provider)
+}
+
+/// [`build`], with the tracer provider made by `tracer_provider` (tests
+/// compare the exporter with opentelemetry-otlp's own).
+pub(crate) fn build_with<W>(
+    config: &TelemetryConfig,
+    log_writer: W,
+    tracer_provider: impl FnOnce(
+        &TelemetryConfig,
+        &Registry,
+    ) -> Result<(SdkTracerProvider, ExportLog), TelemetryError>,
+) -> Result<Telemetry, TelemetryError>
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
     install_propagator();
     let registry = Registry::new();
-    let (tracer_provider, export_log) = build_tracer_provider(config, &registry)?;
+    let (tracer_provider, export_log) = tracer_provider(config, &registry)?;
     let dispatch = build_dispatch(config, &tracer_provider, log_writer)?;
     export_log.set(&dispatch);
     Ok(Telemetry {

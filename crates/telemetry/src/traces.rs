@@ -18,16 +18,17 @@ use std::time::Duration;
 
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanProcessor,
+    TracerProviderBuilder,
 };
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use tracing::Dispatch;
 use tracing::dispatcher::WeakDispatch;
 
+use crate::otlp_exporter::OtlpExporter;
 use crate::{TelemetryConfig, TelemetryError};
 
 /// Builds the provider that turns finished spans into OTLP export requests.
@@ -40,24 +41,36 @@ pub(crate) fn build_tracer_provider(
     config: &TelemetryConfig,
     registry: &Registry,
 ) -> Result<(SdkTracerProvider, ExportLog), TelemetryError> {
+    let Some(url) = config.traces_url() else {
+        return Ok((provider_builder(config).build(), ExportLog::default()));
+    };
+    let exporter = OtlpExporter::new(url, config.export_timeout)?;
+    build_tracer_provider_with(config, registry, exporter)
+}
+
+/// The resource (`service.name`, `OTEL_RESOURCE_ATTRIBUTES`) and the sampler.
+fn provider_builder(config: &TelemetryConfig) -> TracerProviderBuilder {
     // `Resource::builder()` reads OTEL_RESOURCE_ATTRIBUTES; the explicit name
     // wins over OTEL_SERVICE_NAME, which `TelemetryConfig` already folded in.
     let resource = Resource::builder()
         .with_service_name(config.service_name.clone())
         .build();
     // The builder's default sampler honours OTEL_TRACES_SAMPLER(_ARG).
-    let builder = SdkTracerProvider::builder().with_resource(resource);
-    let export_log = ExportLog::default();
-    let Some(url) = config.traces_url() else {
-        return Ok((builder.build(), export_log));
-    };
+    SdkTracerProvider::builder().with_resource(resource)
+}
 
-    let exporter = SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(url)
-        .with_timeout(config.export_timeout)
-        .build()?;
+/// The provider exporting through `exporter` from a bounded batch queue,
+/// every span accounted for.
+pub(crate) fn build_tracer_provider_with<E>(
+    config: &TelemetryConfig,
+    registry: &Registry,
+    exporter: E,
+) -> Result<(SdkTracerProvider, ExportLog), TelemetryError>
+where
+    E: opentelemetry_sdk::trace::SpanExporter + 'static,
+{
+    let builder = provider_builder(config);
+    let export_log = ExportLog::default();
     let accounting = Arc::new(SpanAccounting::register(
         registry,
         config.batch.max_queue_size,
@@ -280,12 +293,14 @@ fn yield_to_requests() {
 const EXPORTER_NICE: libc::c_int = 10;
 
 #[derive(Debug)]
-struct AccountedExporter {
-    inner: SpanExporter,
+struct AccountedExporter<E> {
+    inner: E,
     accounting: Arc<SpanAccounting>,
 }
 
-impl opentelemetry_sdk::trace::SpanExporter for AccountedExporter {
+impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanExporter
+    for AccountedExporter<E>
+{
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         yield_to_requests();
         let spans = batch.len();

@@ -115,7 +115,11 @@ async fn roll_once(identifier: &str, spec: &DieSpec, max_delay: Duration) -> Opt
     let value = spec.faces[rand::random_range(0..spec.faces.len())];
     // Stage 4: an async wait, never `std::thread::sleep`: a blocking call
     // would hold the worker thread and the batch would run one die at a time.
-    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    // No timer at all for a zero delay: tokio rounds a deadline up to its next
+    // millisecond tick, so even `sleep(0 ms)` would park the roll until then.
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    }
 
     if fails {
         Span::current().record("die.error", "die failed");
@@ -126,4 +130,27 @@ async fn roll_once(identifier: &str, spec: &DieSpec, max_delay: Duration) -> Opt
     Span::current().record("die.result", value);
     info!(die_type = identifier, roll_value = value, "roll result");
     Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runtime without timers panics on any `sleep`, so this fails if a
+    /// zero delay still goes through the timer.
+    #[test]
+    fn a_zero_delay_sets_no_timer() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let metrics = DiceMetrics::register(&prometheus::Registry::new()).unwrap();
+        let spec = DieSpec {
+            faces: vec![1, 2, 3],
+            error_rate: 0.0,
+        };
+        let value = runtime
+            .block_on(roll("fair", &spec, Duration::ZERO, &metrics))
+            .unwrap();
+        assert!((1..=3).contains(&value));
+    }
 }

@@ -65,7 +65,7 @@ struct Args {
     callgrind_short: u64,
     #[arg(long, env = "BENCH_CALLGRIND_LONG", default_value_t = DEFAULT_CALLGRIND_LONG)]
     callgrind_long: u64,
-    /// Modes to run (comma-separated); all four by default.
+    /// Modes to run (comma-separated); all of them by default.
     #[arg(long, env = "BENCH_MODES", value_enum, value_delimiter = ',')]
     modes: Vec<Mode>,
     /// Where logs and callgrind files go.
@@ -89,7 +89,7 @@ impl Collectors {
     fn endpoint(&self, mode: Mode) -> Option<String> {
         match mode {
             Mode::Bare => None,
-            Mode::Full | Mode::Sampled => Some(self.accepting.endpoint()),
+            Mode::Full | Mode::Sampled | Mode::Recipe => Some(self.accepting.endpoint()),
             Mode::DeadCollector => Some(format!("http://127.0.0.1:{}", self.dead_port)),
             Mode::SlowCollector => Some(self.slow.endpoint()),
         }
@@ -188,7 +188,9 @@ async fn main() -> anyhow::Result<()> {
              `wrk -t1 -c{}` for {} s after {} s of warm-up, pinned to core {} with the collectors; \
              {} interleaved rounds, medians. Peak RSS is `VmHWM`; log bytes are the JSON log file's size over the \
              requests served; spans are the server's own counters read at the end of the load. \
-             `sampled` is `full` with `OTEL_TRACES_SAMPLER=parentbased_traceidratio` and `OTEL_TRACES_SAMPLER_ARG=0.1`.",
+             `sampled` is `full` with `OTEL_TRACES_SAMPLER=parentbased_traceidratio` and `OTEL_TRACES_SAMPLER_ARG=0.1`; \
+             `recipe` is the same router with init-tracing-opentelemetry's production preset, axum-tracing-opentelemetry's `OtelAxumLayer` \
+             and axum-prometheus instead of `crates/telemetry`, exporting to the same collector as `full`.",
             args.server_cpu,
             args.connections,
             args.seconds,
@@ -220,6 +222,11 @@ fn server_env(collectors: &Collectors, mode: Mode, port: u16) -> Vec<(&'static s
     ];
     if let Some(endpoint) = collectors.endpoint(mode) {
         env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint));
+    }
+    if mode == Mode::Recipe {
+        // init-tracing-opentelemetry picks the exporter from the protocol
+        // and creates none when it cannot tell.
+        env.push(("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()));
     }
     if mode == Mode::Sampled {
         env.push(("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".to_owned()));
@@ -270,7 +277,7 @@ async fn measure(
     )
     .await?;
 
-    let (served, spans) = if mode.has_telemetry() {
+    let (served, spans) = if mode.uses_telemetry_crate() {
         let text = server.metrics(http).await?;
         let served = metric_value(&text, "http_requests_total", &[("handler", "/roll")]) as u64;
         let spans = SpanCounts {
