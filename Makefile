@@ -82,6 +82,7 @@ diff: ## what stage TO adds to stage FROM (FROM=1 TO=2, ONLY=dice-roller to narr
 # (500/2500 requests; LONG=0 skips callgrind) and BENCH_MODES change it.
 bench: ## stage 1 bare vs full telemetry vs dead/slow collector vs the ready-made crates (wrk, callgrind); rewrites BENCHMARKS.md's table
 	$(CARGO) build --release -p bench
+	$(CARGO) build --release --manifest-path crates/bench/recipe/Cargo.toml --target-dir target/recipe
 	$(CARGO) run --release -q -p bench --bin bench -- --write BENCHMARKS.md
 
 # Ten minutes by default; SOAK_SECONDS shortens it, SOAK_RATE (500 req/s) and

@@ -1,6 +1,5 @@
 //! A service under test as a child process, pinned to a core.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -182,12 +181,9 @@ pub fn pin_current_process(core: usize) -> Result<(), BenchError> {
     }
 }
 
-/// `taskset -c <core> <program>`: the program, pinned.
-pub fn pinned(core: usize, program: &Path) -> Vec<String> {
-    vec![
-        "taskset".to_owned(),
-        "-c".to_owned(),
-        core.to_string(),
-        program.display().to_string(),
-    ]
+/// `taskset -c <core> <command...>`: the command, pinned to one core.
+pub fn pinned(core: usize, command: Vec<String>) -> Vec<String> {
+    let mut pinned = vec!["taskset".to_owned(), "-c".to_owned(), core.to_string()];
+    pinned.extend(command);
+    pinned
 }

@@ -9,13 +9,9 @@
 //!   "nobody listens" answer; no layer, no `/metrics`, no exporter. The
 //!   business metrics stay, since the handlers record them; they are a few
 //!   atomic adds.
-//! * `recipe`: the router instrumented as a Rust user would without writing
-//!   a telemetry crate, from the ready-made crates' documentation:
-//!   init-tracing-opentelemetry's `TracingConfig::production()` (JSON logs on
-//!   stdout with the trace id, spans exported over OTLP/HTTP by a batch
-//!   processor), axum-tracing-opentelemetry's `OtelAxumLayer` (a SERVER span
-//!   per request, W3C context extracted), and axum-prometheus's layer and
-//!   `/metrics`.
+//! * `recipe` is not served here but by `bench-recipe`
+//!   (crates/bench/recipe, a workspace of its own so that the ready-made
+//!   crates' TLS features stay out of the workshop's services).
 //! * `full`, `dead-collector`, `slow-collector`, `sampled`: exactly what the
 //!   service's own `main` does: `telemetry::init` (JSON logs on stdout, spans
 //!   exported to `OTEL_EXPORTER_OTLP_ENDPOINT`) and `telemetry::serve`. They
@@ -28,8 +24,6 @@
 //! counts.
 
 use anyhow::Context;
-use axum::routing::get;
-use axum_tracing_opentelemetry::middleware::OtelAxumLayer;
 use bench::Mode;
 use clap::Parser;
 use stage1_dice_roller::{AppState, Config, DiceMetrics, app};
@@ -61,37 +55,11 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    if args.mode == Mode::Recipe {
-        return serve_recipe(listener, &config).await;
-    }
-
     // From here on, line for line what stage1/dice-roller/src/main.rs does.
     let telemetry = telemetry::init("dice-roller")?;
     let metrics = DiceMetrics::register(telemetry.registry())?;
     let state = AppState::new(&config, metrics);
     tracing::info!(address = %listener.local_addr()?, mode = args.mode.name(), "bench-server listening");
     telemetry::serve(listener, app(state), telemetry).await?;
-    Ok(())
-}
-
-/// The `recipe` mode: the ready-made crates, each as its README shows it.
-async fn serve_recipe(listener: TcpListener, config: &Config) -> anyhow::Result<()> {
-    // Flushes the spans still queued when dropped, at the end of `main`.
-    let _guard = init_tracing_opentelemetry::TracingConfig::production()
-        .init_subscriber()
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let (metric_layer, metric_handle) = axum_prometheus::PrometheusMetricLayer::pair();
-    let metrics = DiceMetrics::register(&prometheus::Registry::new())?;
-    let router = app(AppState::new(config, metrics))
-        .route(
-            "/metrics",
-            get(move || async move { metric_handle.render() }),
-        )
-        .layer(OtelAxumLayer::default())
-        .layer(metric_layer);
-    tracing::info!(address = %listener.local_addr()?, mode = "recipe", "bench-server listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(telemetry::shutdown_signal())
-        .await?;
     Ok(())
 }

@@ -114,13 +114,7 @@ async fn main() -> anyhow::Result<()> {
             bail!("BENCH_CALLGRIND_LONG must exceed BENCH_CALLGRIND_SHORT");
         }
     }
-    let server_binary = std::env::current_exe()?.with_file_name("bench-server");
-    if !server_binary.exists() {
-        bail!(
-            "{} is missing: build it with `cargo build --release -p bench` (`make bench` does)",
-            server_binary.display()
-        );
-    }
+    let servers = ServerBinaries::find(&modes)?;
     std::fs::create_dir_all(&args.work_dir)?;
     let script = args.work_dir.join("report.lua");
     std::fs::write(&script, bench::WRK_REPORT_SCRIPT)?;
@@ -138,17 +132,9 @@ async fn main() -> anyhow::Result<()> {
     for round in 1..=args.rounds {
         for i in 0..modes.len() {
             let mode = modes[(i + round - 1) % modes.len()];
-            let sample = measure(
-                &args,
-                &server_binary,
-                &script,
-                &collectors,
-                &http,
-                mode,
-                round,
-            )
-            .await
-            .with_context(|| format!("round {round}, mode {}", mode.name()))?;
+            let sample = measure(&args, &servers, &script, &collectors, &http, mode, round)
+                .await
+                .with_context(|| format!("round {round}, mode {}", mode.name()))?;
             eprintln!(
                 "round {round}/{} {:<15} {:>7.0} req/s  p99 {:>6} µs  peak RSS {:>6} KiB  exit {:.2} s",
                 args.rounds,
@@ -165,7 +151,7 @@ async fn main() -> anyhow::Result<()> {
     let mut summaries = Vec::new();
     for &mode in &modes {
         let instructions = if args.callgrind_long > 0 {
-            let per_request = count_instructions(&args, &server_binary, &collectors, mode)
+            let per_request = count_instructions(&args, &servers, &collectors, mode)
                 .await
                 .with_context(|| format!("callgrind, mode {}", mode.name()))?;
             eprintln!(
@@ -214,6 +200,59 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The servers the modes run: `bench-server --mode <mode>` from this
+/// workspace, and for `recipe` the `bench-recipe` binary, built from
+/// crates/bench/recipe (a workspace of its own) into target/recipe.
+struct ServerBinaries {
+    bench_server: PathBuf,
+    recipe: PathBuf,
+}
+
+impl ServerBinaries {
+    fn find(modes: &[Mode]) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let bench_server = exe.with_file_name("bench-server");
+        // target/release/bench -> target/recipe/release/bench-recipe
+        let recipe = exe
+            .parent()
+            .and_then(Path::parent)
+            .map(|target| target.join("recipe/release/bench-recipe"))
+            .unwrap_or_default();
+        let needed = [
+            (true, &bench_server, "cargo build --release -p bench"),
+            (
+                modes.contains(&Mode::Recipe),
+                &recipe,
+                "cargo build --release --manifest-path crates/bench/recipe/Cargo.toml --target-dir target/recipe",
+            ),
+        ];
+        for (needed, binary, build) in needed {
+            if needed && !binary.exists() {
+                bail!(
+                    "{} is missing: build it with `{build}` (`make bench` does)",
+                    binary.display()
+                );
+            }
+        }
+        Ok(Self {
+            bench_server,
+            recipe,
+        })
+    }
+
+    /// The command line that serves `mode`.
+    fn command(&self, mode: Mode) -> Vec<String> {
+        match mode {
+            Mode::Recipe => vec![self.recipe.display().to_string()],
+            _ => vec![
+                self.bench_server.display().to_string(),
+                "--mode".to_owned(),
+                mode.name().to_owned(),
+            ],
+        }
+    }
+}
+
 /// The environment `bench-server` gets in `mode`, serving on `port`.
 fn server_env(collectors: &Collectors, mode: Mode, port: u16) -> Vec<(&'static str, String)> {
     let mut env = vec![
@@ -237,7 +276,7 @@ fn server_env(collectors: &Collectors, mode: Mode, port: u16) -> Vec<(&'static s
 
 async fn measure(
     args: &Args,
-    server_binary: &Path,
+    servers: &ServerBinaries,
     script: &Path,
     collectors: &Collectors,
     http: &reqwest::Client,
@@ -251,8 +290,7 @@ async fn measure(
     } else {
         Stdio::null()
     };
-    let mut command = pinned(args.server_cpu, server_binary);
-    command.extend(["--mode".to_owned(), mode.name().to_owned()]);
+    let command = pinned(args.server_cpu, servers.command(mode));
     let mut server =
         ServerProcess::spawn(&command, port, &server_env(collectors, mode, port), stdout)?;
     server
@@ -323,7 +361,7 @@ async fn measure(
 /// Instructions per request in `mode`: two callgrind runs, short and long.
 async fn count_instructions(
     args: &Args,
-    server_binary: &Path,
+    servers: &ServerBinaries,
     collectors: &Collectors,
     mode: Mode,
 ) -> anyhow::Result<f64> {
@@ -333,11 +371,7 @@ async fn count_instructions(
         let out_file = args
             .work_dir
             .join(format!("callgrind.{}.{requests}.out", mode.name()));
-        let command = vec![
-            server_binary.display().to_string(),
-            "--mode".to_owned(),
-            mode.name().to_owned(),
-        ];
+        let command = servers.command(mode);
         let stdout = if mode.has_telemetry() {
             Stdio::from(std::fs::File::create(
                 args.work_dir.join(format!("callgrind.{}.log", mode.name())),
