@@ -1,23 +1,25 @@
 //! CPU-heavy work, a few at a time.
 
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
-/// Runs CPU-heavy closures on tokio's blocking threads, at most `workers` at
-/// once, with at most `queue` more waiting their turn. A call beyond that is
-/// refused at once with [`Busy`], which a handler answers with 503 and
-/// `Retry-After`.
+/// Runs CPU-heavy closures on `workers` threads of its own, with at most
+/// `queue` more waiting their turn. A call beyond that is refused at once
+/// with [`Busy`], which a handler answers with 503 and `Retry-After`.
 ///
-/// Why: `spawn_blocking` alone bounds nothing but its thread count (512), and
-/// some work costs memory as well as time. One argon2 check allocates 19 MiB;
-/// 100 sign-ins at once, each on a blocking thread of its own, asked for
-/// 1.9 GB, and the allocator kept most of it afterwards. Bounded here, the
-/// memory is `workers` × 19 MiB and more callers only wait or are refused.
+/// Why: some work costs memory as well as time. One argon2 check allocates
+/// 19 MiB; 100 sign-ins at once, each on a `spawn_blocking` thread of its
+/// own, took the frontend to 1.9 GB. Merely limiting how many run at once is
+/// not enough either: `spawn_blocking` then still spreads the work over ever
+/// new threads, and the allocator keeps a freed block per thread (glibc, one
+/// arena per thread, up to eight per core): 500 MB after 34 checks. On a
+/// fixed set of threads the memory is `workers` blocks, reused.
 ///
-/// A refused or abandoned call costs nothing: the permits travel with the
-/// closure, so work already started finishes and frees its place even when
-/// the request that asked for it has gone.
+/// A refused or abandoned call costs nothing: work already admitted finishes
+/// and frees its place even when the request that asked for it has gone.
 ///
 /// ```
 /// # #[tokio::main] async fn main() {
@@ -30,9 +32,11 @@ use tokio::sync::Semaphore;
 pub struct BoundedBlocking {
     /// Held from admission to the end of the work: `workers + queue` of them.
     admitted: Arc<Semaphore>,
-    /// Held while the work runs: `workers` of them.
-    running: Arc<Semaphore>,
+    /// To the worker threads, which end when the last clone is dropped.
+    jobs: mpsc::Sender<Job>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
 
 /// Every worker is busy and the queue is full: try again in a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -40,12 +44,26 @@ pub struct BoundedBlocking {
 pub struct Busy;
 
 impl BoundedBlocking {
-    /// `workers` closures run at once (at least one), `queue` more may wait.
+    /// `workers` threads (at least one) run the work; `queue` more calls may
+    /// wait for one.
     pub fn new(workers: usize, queue: usize) -> Self {
         let workers = workers.max(1);
+        let (jobs, waiting) = mpsc::channel::<Job>();
+        let waiting = Arc::new(Mutex::new(waiting));
+        for n in 0..workers {
+            let waiting = waiting.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("bounded-blocking-{n}"))
+                .spawn(move || work_through(&waiting));
+            if let Err(error) = spawned {
+                // Fewer workers than asked for still bound the work; none at
+                // all would leave every call waiting, so the caller hears.
+                tracing::error!(error = %error, "cannot start a worker thread");
+            }
+        }
         Self {
             admitted: Arc::new(Semaphore::new(workers + queue)),
-            running: Arc::new(Semaphore::new(workers)),
+            jobs,
         }
     }
 
@@ -55,8 +73,8 @@ impl BoundedBlocking {
         Self::new(cores, queue)
     }
 
-    /// Runs `work` on a blocking thread once a worker is free, or returns
-    /// [`Busy`] at once when the queue is full.
+    /// Runs `work` on a worker once one is free, or returns [`Busy`] at once
+    /// when the queue is full (or the work panicked).
     pub async fn run<T, F>(&self, work: F) -> Result<T, Busy>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -67,26 +85,38 @@ impl BoundedBlocking {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Busy)?;
-        // The semaphores are never closed, so acquiring fails only in theory.
-        let running = self
-            .running
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Busy)?;
-        tokio::task::spawn_blocking(move || {
-            let _permits = (admitted, running);
-            work()
-        })
-        .await
-        // The work panicked: report it as the service being unable to answer,
-        // rather than taking the request handler down with it.
-        .map_err(|_| Busy)
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let result = work();
+            // Free the place before answering, so that the caller's next
+            // call finds it free.
+            drop(admitted);
+            let _ = done.send(result);
+        });
+        self.jobs.send(job).map_err(|_| Busy)?;
+        result.await.map_err(|_| Busy)
     }
 
     /// Calls that may still be admitted right now (for tests and metrics).
     pub fn available(&self) -> usize {
         self.admitted.available_permits()
+    }
+}
+
+/// A worker thread: runs jobs until every sender is gone. A panicking job
+/// loses its own answer (the caller gets `Busy`), not the worker.
+fn work_through(waiting: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        let job = {
+            let receiver = waiting.lock().unwrap_or_else(|e| e.into_inner());
+            receiver.recv()
+        };
+        match job {
+            Ok(job) => {
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+            }
+            Err(_) => return,
+        }
     }
 }
 

@@ -9,6 +9,8 @@
 //! * `blocking`: [`BoundedBlocking`], CPU-heavy work (password hashing) on
 //!   tokio's blocking threads, a few at a time, with a bounded queue: a flood
 //!   of requests gets "busy, retry later" instead of the process's memory.
+//! * `passwords`: [`PasswordChecks`], argon2 hashing and checking on a
+//!   `BoundedBlocking`, each worker reusing one block of memory.
 //! * `origin`: [`SameOriginLayer`], which refuses state-changing requests a
 //!   browser sent from another site's page (cross-site request forgery).
 //!
@@ -17,6 +19,15 @@
 
 mod blocking;
 mod origin;
+mod passwords;
 
 pub use blocking::{BoundedBlocking, Busy};
 pub use origin::{SameOriginLayer, SameOriginService};
+pub use passwords::PasswordChecks;
+
+/// The largest form body the workshop's pages accept. Their forms hold a die
+/// name, a number and a checkbox, or a user name and a password: a few
+/// hundred bytes. A larger body is answered 413 before anything parses it
+/// (axum's own default is 2 MB). Apply it with
+/// `axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES)`.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
