@@ -15,7 +15,8 @@ pub struct Config {
     /// (Alloy's batches are 1 MiB by default).
     pub max_push_bytes: usize,
     /// Largest body accepted once decompressed. Env:
-    /// `MAX_DECOMPRESSED_PUSH_BYTES`; default 32 MiB.
+    /// `MAX_DECOMPRESSED_PUSH_BYTES`; default 8 MiB (snappy can inflate a
+    /// body twenty-fold; Alloy's batches hold 1 MiB of lines).
     pub max_decompressed_bytes: usize,
     /// Env: `DATABASE_MAX_CONNECTIONS` (5), `DATABASE_ACQUIRE_TIMEOUT_MS`
     /// (1000), `DATABASE_STATEMENT_TIMEOUT_MS` (5000: a batch is one insert).
@@ -28,7 +29,7 @@ impl Default for Config {
             port: 8603,
             database_url: "postgres://dice:dice@localhost:5632/usagedb".to_owned(),
             max_push_bytes: 4 << 20,
-            max_decompressed_bytes: 32 << 20,
+            max_decompressed_bytes: 8 << 20,
             pool: PoolSettings {
                 max_connections: 5,
                 acquire_timeout: Duration::from_millis(1000),

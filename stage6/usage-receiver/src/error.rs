@@ -1,5 +1,5 @@
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use database::QueryError;
 use serde_json::json;
@@ -21,6 +21,9 @@ pub enum ApiError {
     /// 503: the database is down; the sender retries the batch later.
     #[error("the database is unavailable")]
     DatabaseUnavailable,
+    /// 503 with `Retry-After`: too many pushes are being stored already.
+    #[error("too many pushes at once")]
+    Busy,
     /// 500: storing failed for another reason (a bug); also retried.
     #[error("internal error")]
     Internal,
@@ -51,6 +54,16 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the database is unavailable; retry the batch later".to_owned(),
             ),
+            Self::Busy => {
+                let body =
+                    json!({ "error": "too many pushes at once; retry the batch in a second" });
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, "1")],
+                    Json(body),
+                )
+                    .into_response();
+            }
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "something went wrong; retry the batch later".to_owned(),

@@ -12,10 +12,16 @@
 //! * a retried batch stores nothing twice: each event's key is the SHA-256
 //!   of its line, unique in the table;
 //! * a body that can never be stored gets a 400 (413 if too large), which
-//!   Alloy drops instead of retrying forever.
+//!   Alloy drops instead of retrying forever;
+//! * a line that can never be stored (a NUL character, a field too long for
+//!   its index) is set aside and counted, and the rest of its batch stored:
+//!   a 5xx for it would make Alloy retry the whole batch for ever;
+//! * concurrent batches insert their rows in one order (by key), so two
+//!   batches holding the same events cannot deadlock each other.
 //!
 //! Metrics: `usage_events_received_total`, `usage_events_stored_total`,
-//! `usage_events_duplicate_total`, `usage_lines_ignored_total{reason}`.
+//! `usage_events_duplicate_total`, `usage_lines_ignored_total{reason}`,
+//! `usage_events_rejected_total{reason}`.
 
 mod config;
 mod error;
@@ -25,10 +31,14 @@ mod push;
 mod routes;
 mod store;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::Router;
 use axum::routing::{get, post};
 use database::{Database, Prepared};
 use prometheus::Registry;
+use tokio::sync::Semaphore;
 
 pub use config::{Config, ConfigError};
 pub use metrics::UsageMetrics;
@@ -36,6 +46,10 @@ pub use push::{EntryAdapter, PushRequest, StreamAdapter};
 
 /// The schema, embedded at build time from `migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// How long a push waits for its turn before it is answered 503 (with
+/// `Retry-After`: the sender keeps the batch and retries).
+pub const PUSH_WAIT: Duration = Duration::from_secs(5);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -45,6 +59,10 @@ pub struct AppState {
     pub metrics: UsageMetrics,
     pub max_push_bytes: usize,
     pub max_decompressed_bytes: usize,
+    /// Permits to decode and store a push: one less than the pool's
+    /// connections (4 by default), so pushes never wait for a connection
+    /// and one stays free for `/ready`.
+    pub pushes: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -65,6 +83,9 @@ impl AppState {
             metrics,
             max_push_bytes: config.max_push_bytes,
             max_decompressed_bytes: config.max_decompressed_bytes,
+            pushes: Arc::new(Semaphore::new(
+                config.pool.max_connections.saturating_sub(1).max(1) as usize,
+            )),
         })
     }
 }

@@ -1,5 +1,7 @@
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 
+use crate::events::Rejection;
+
 /// What the receiver did with the lines pushed to it.
 #[derive(Clone)]
 pub struct UsageMetrics {
@@ -7,6 +9,7 @@ pub struct UsageMetrics {
     stored: IntCounter,
     duplicates: IntCounter,
     ignored: IntCounterVec,
+    rejected: IntCounterVec,
 }
 
 impl UsageMetrics {
@@ -15,7 +18,7 @@ impl UsageMetrics {
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
         let received = IntCounter::new(
             "usage_events_received_total",
-            "Usage events received (lines with \"usage\": true), retries included.",
+            "Usage events received and valid (lines with \"usage\": true), retries included.",
         )?;
         let stored = IntCounter::new(
             "usage_events_stored_total",
@@ -28,7 +31,16 @@ impl UsageMetrics {
         let ignored = IntCounterVec::new(
             Opts::new(
                 "usage_lines_ignored_total",
-                "Lines not stored: not_usage (operational logs), invalid (usage without event or time).",
+                "Lines that are no usage events: not_usage (operational logs).",
+            ),
+            &["reason"],
+        )?;
+        let rejected = IntCounterVec::new(
+            Opts::new(
+                "usage_events_rejected_total",
+                "Usage lines that can never be stored, set aside so the rest of their batch is: \
+                 invalid (no event or time), nul_character, too_long (line), field_too_long, \
+                 unstorable (refused by the database).",
             ),
             &["reason"],
         )?;
@@ -36,25 +48,31 @@ impl UsageMetrics {
         registry.register(Box::new(stored.clone()))?;
         registry.register(Box::new(duplicates.clone()))?;
         registry.register(Box::new(ignored.clone()))?;
-        for reason in ["not_usage", "invalid"] {
-            ignored.with_label_values(&[reason]);
+        registry.register(Box::new(rejected.clone()))?;
+        ignored.with_label_values(&["not_usage"]);
+        for reason in Rejection::ALL {
+            rejected.with_label_values(&[reason.label()]);
         }
         Ok(Self {
             received,
             stored,
             duplicates,
             ignored,
+            rejected,
         })
     }
 
-    pub fn record_received(&self, events: usize, not_usage: usize, invalid: usize) {
+    pub fn record_received(&self, events: usize, not_usage: usize) {
         self.received.inc_by(events as u64);
         self.ignored
             .with_label_values(&["not_usage"])
             .inc_by(not_usage as u64);
-        self.ignored
-            .with_label_values(&["invalid"])
-            .inc_by(invalid as u64);
+    }
+
+    pub fn record_rejected(&self, reason: Rejection, count: u64) {
+        self.rejected
+            .with_label_values(&[reason.label()])
+            .inc_by(count);
     }
 
     pub fn record_stored(&self, stored: u64, duplicates: u64) {

@@ -19,13 +19,21 @@ pub struct TestReceiver {
 
 /// A usage receiver on a fresh database, ready; bodies up to `max_push_bytes`.
 pub async fn spawn_receiver(max_push_bytes: usize) -> TestReceiver {
+    spawn_receiver_with_limits(max_push_bytes, 4 * max_push_bytes).await
+}
+
+/// A usage receiver with both body limits given.
+pub async fn spawn_receiver_with_limits(
+    max_push_bytes: usize,
+    max_decompressed_bytes: usize,
+) -> TestReceiver {
     let database = PostgresCluster::start("usagedb");
     let spans = OtlpReceiver::start();
     let config = Config {
         port: 0,
         database_url: database.url("usagedb"),
         max_push_bytes,
-        max_decompressed_bytes: 4 * max_push_bytes,
+        max_decompressed_bytes,
         pool: database::PoolSettings {
             max_connections: 3,
             acquire_timeout: Duration::from_millis(500),

@@ -2,4 +2,5 @@
 //! PostgreSQL cluster of each test's own, fed pushes in both of Loki's forms.
 
 mod helpers;
+mod hostile;
 mod push;
