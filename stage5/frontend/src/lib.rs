@@ -44,6 +44,7 @@ mod routes;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use telemetry::HttpClient;
 
@@ -86,4 +87,6 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(routes::index))
         .route("/roll", post(routes::roll))
         .with_state(state)
+        // The form is a few hundred bytes; nothing larger is read.
+        .layer(DefaultBodyLimit::max(hardening::MAX_FORM_BYTES))
 }
