@@ -78,7 +78,11 @@ async fn an_oversized_form_is_a_413_and_an_upper_case_form_type_is_still_a_form(
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 413, "it was a 400, as if the die were unknown");
+    assert_eq!(
+        response.status(),
+        413,
+        "it was a 400, as if the die were unknown"
+    );
     assert!(response.text().await.unwrap().contains("Form too large"));
 
     // Media types are case-insensitive: this was a 400 too.
