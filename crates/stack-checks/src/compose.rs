@@ -173,6 +173,21 @@ impl<'a> Service<'a> {
             .collect()
     }
 
+    /// The `env_file` entries, as written (relative to the compose file): a
+    /// string, a list of strings, or a list of `{path, required}`.
+    pub fn env_files(&self) -> Vec<String> {
+        let entry = |value: &Value| {
+            value
+                .as_str()
+                .or_else(|| value["path"].as_str())
+                .map(str::to_owned)
+        };
+        match &self.value["env_file"] {
+            Value::Sequence(list) => list.iter().filter_map(entry).collect(),
+            other => entry(other).into_iter().collect(),
+        }
+    }
+
     pub fn mounts(&self) -> Vec<Mount> {
         self.value["volumes"]
             .as_sequence()
@@ -295,6 +310,25 @@ fn parse_port(value: &Value) -> Result<PortMapping, String> {
         host: host.parse().map_err(|_| unreadable())?,
         container: container.parse().map_err(|_| unreadable())?,
     })
+}
+
+/// The variables an env file (`KEY=VALUE` lines, `#` comments) sets, as
+/// compose reads them.
+pub fn env_file_variables(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| {
+            let value = value.trim();
+            let unquoted = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(value);
+            (key.trim().to_owned(), unquoted.to_owned())
+        })
+        .collect()
 }
 
 /// The variable an attendee sets to publish the workshop's ports beyond
@@ -467,6 +501,13 @@ pub fn check_common(compose: &ComposeFile) -> Problems {
         for port in service.ports() {
             if let Err(problem) = port {
                 problems.push(format!("{file}: service {name}: {problem}"));
+            }
+        }
+        for env_file in service.env_files() {
+            if !compose.directory().join(&env_file).is_file() {
+                problems.push(format!(
+                    "{file}: service {name} reads env_file {env_file}, which does not exist"
+                ));
             }
         }
     }

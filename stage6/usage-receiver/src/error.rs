@@ -4,6 +4,7 @@ use axum::response::{IntoResponse, Response};
 use database::QueryError;
 use serde_json::json;
 
+use crate::auth::Refusal;
 use crate::push::BodyError;
 
 /// What a push can fail with. The status is what the sender acts on: Alloy
@@ -12,6 +13,10 @@ use crate::push::BodyError;
 /// not block the ones behind it).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 401: no token, or not the receiver's. Alloy drops the batch (a 4xx),
+    /// and its logs say why.
+    #[error("not authorized")]
+    Unauthorized(Refusal),
     /// 400: the body is not a push and never will be.
     #[error("malformed push")]
     Malformed(#[from] BodyError),
@@ -42,6 +47,14 @@ impl From<QueryError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
+            Self::Unauthorized(refusal) => {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, "Bearer realm=\"usage-receiver\"")],
+                    Json(json!({ "error": refusal.message() })),
+                )
+                    .into_response();
+            }
             Self::Malformed(BodyError::TooLarge { limit }) | Self::TooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the push is larger than {limit} bytes; send smaller batches"),

@@ -6,6 +6,9 @@
 //! `"usage": true`; it checks again, and stores each usage event once as a
 //! row of `usage_stats`, for analysts to query with SQL.
 //!
+//! Only Alloy may push: a push carries `Authorization: Bearer <token>` with
+//! the token both were given (`auth`), or gets a 401 and stores nothing.
+//!
 //! Delivery is at least once: Alloy retries a batch until it gets a 2xx, so
 //! * the answer is 204 only after the batch is committed, and 503 while the
 //!   database is down (Alloy keeps the batch and retries: nothing is lost);
@@ -21,8 +24,9 @@
 //!
 //! Metrics: `usage_events_received_total`, `usage_events_stored_total`,
 //! `usage_events_duplicate_total`, `usage_lines_ignored_total{reason}`,
-//! `usage_events_rejected_total{reason}`.
+//! `usage_events_rejected_total{reason}`, `usage_push_unauthorized_total{reason}`.
 
+mod auth;
 mod config;
 mod error;
 mod events;
@@ -40,6 +44,7 @@ use database::{Database, Prepared};
 use prometheus::Registry;
 use tokio::sync::Semaphore;
 
+pub use auth::PushToken;
 pub use config::{Config, ConfigError};
 pub use metrics::UsageMetrics;
 pub use push::{EntryAdapter, PushRequest, StreamAdapter};
@@ -59,20 +64,42 @@ pub struct AppState {
     pub metrics: UsageMetrics,
     pub max_push_bytes: usize,
     pub max_decompressed_bytes: usize,
+    /// The token every push must carry; `None` only with the development
+    /// flag, and then every push is accepted.
+    pub push_token: Option<PushToken>,
     /// Permits to decode and store a push: one less than the pool's
     /// connections (4 by default), so pushes never wait for a connection
     /// and one stays free for `/ready`.
     pub pushes: Arc<Semaphore>,
 }
 
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the database cannot be set up")]
+    Database(#[from] database::DatabaseError),
+    #[error(transparent)]
+    NoPushToken(#[from] ConfigError),
+}
+
 impl AppState {
     /// Opens a lazy pool to the database and migrates it in the background,
     /// retrying until the database is there. Call from within the runtime.
+    /// Refuses to start without a push token, unless the development flag
+    /// allows it (and then says so at WARN).
     pub fn start(
         config: &Config,
         metrics: UsageMetrics,
         registry: &Registry,
-    ) -> Result<Self, database::DatabaseError> {
+    ) -> Result<Self, StartError> {
+        match (&config.push_token, config.allow_unauthenticated) {
+            (Some(_), _) => {}
+            (None, true) => tracing::warn!(
+                "USAGE_PUSH_ALLOW_UNAUTHENTICATED is set: every push is accepted without a \
+                 token, from anyone who can reach this port; set USAGE_PUSH_TOKEN instead"
+            ),
+            (None, false) => return Err(ConfigError::NoPushToken.into()),
+        }
         let db = Database::connect_lazy(&config.database_url, config.pool, registry)?;
         let prepared = database::prepare_in_background(db.clone(), |db| async move {
             MIGRATOR.run(db.pool()).await
@@ -83,6 +110,7 @@ impl AppState {
             metrics,
             max_push_bytes: config.max_push_bytes,
             max_decompressed_bytes: config.max_decompressed_bytes,
+            push_token: config.push_token.clone(),
             pushes: Arc::new(Semaphore::new(
                 config.pool.max_connections.saturating_sub(1).max(1) as usize,
             )),

@@ -1,5 +1,6 @@
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 
+use crate::auth::Refusal;
 use crate::events::Rejection;
 
 /// What the receiver did with the lines pushed to it.
@@ -10,6 +11,7 @@ pub struct UsageMetrics {
     duplicates: IntCounter,
     ignored: IntCounterVec,
     rejected: IntCounterVec,
+    unauthorized: IntCounterVec,
 }
 
 impl UsageMetrics {
@@ -44,6 +46,18 @@ impl UsageMetrics {
             ),
             &["reason"],
         )?;
+        let unauthorized = IntCounterVec::new(
+            Opts::new(
+                "usage_push_unauthorized_total",
+                "Pushes refused with 401, nothing stored: missing (no Authorization header), \
+                 wrong_scheme (not Bearer), wrong_token, token_in_query.",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(unauthorized.clone()))?;
+        for reason in Refusal::ALL {
+            unauthorized.with_label_values(&[reason.label()]);
+        }
         registry.register(Box::new(received.clone()))?;
         registry.register(Box::new(stored.clone()))?;
         registry.register(Box::new(duplicates.clone()))?;
@@ -59,6 +73,7 @@ impl UsageMetrics {
             duplicates,
             ignored,
             rejected,
+            unauthorized,
         })
     }
 
@@ -73,6 +88,10 @@ impl UsageMetrics {
         self.rejected
             .with_label_values(&[reason.label()])
             .inc_by(count);
+    }
+
+    pub fn record_unauthorized(&self, reason: Refusal) {
+        self.unauthorized.with_label_values(&[reason.label()]).inc();
     }
 
     pub fn record_stored(&self, stored: u64, duplicates: u64) {

@@ -1,12 +1,13 @@
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use telemetry::OpenTelemetrySpanExt;
 use tracing::{Span, info, warn};
 
+use crate::auth;
 use crate::error::ApiError;
 use crate::events::{self, Line, Rejection};
 use crate::push::{self, BodyError};
@@ -21,9 +22,17 @@ use crate::{AppState, PUSH_WAIT};
 /// answer is still 204, or the sender would retry the batch for ever.
 pub async fn push(
     State(state): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
+    // Stage 6: first, who is pushing. Nothing of an unauthorized push is
+    // read, and its token is never logged.
+    if let Err(refusal) = auth::authorize(state.push_token.as_ref(), &headers, uri.query()) {
+        state.metrics.record_unauthorized(refusal);
+        warn!(reason = refusal.label(), "push refused: not authorized");
+        return Err(ApiError::Unauthorized(refusal));
+    }
     // Pushes are decoded and stored a few at a time: each may hold a body
     // and its decompressed lines in memory, and a database connection. The
     // others wait here, before reading their bodies, for a while.

@@ -98,6 +98,9 @@ pub fn spawn_dice_roller(receiver: &OtlpReceiver, die_service_url: String) -> Te
     )
 }
 
+/// The token the tests' usage receiver requires and their forwarder sends.
+pub const PUSH_TOKEN: &str = "stage6-tests-push-token";
+
 /// The demo accounts of the tests.
 pub const DEMO_USERS: &str = "alice:wonderland,bob:builder";
 

@@ -6,7 +6,7 @@ use rand::seq::SliceRandom;
 use testkit::metric_value;
 
 use crate::helpers::{
-    json_body, protobuf_body, spawn_receiver, spawn_receiver_with_limits, usage_line,
+    PUSH_TOKEN, json_body, protobuf_body, spawn_receiver, spawn_receiver_with_limits, usage_line,
 };
 
 fn with_field(line: &str, field: &str) -> String {
@@ -82,6 +82,7 @@ async fn concurrent_pushes_of_the_same_events_in_different_orders_all_succeed() 
         let request = receiver
             .http
             .post(receiver.service.url("/loki/api/v1/push"))
+            .bearer_auth(PUSH_TOKEN)
             .header("Content-Type", "application/x-protobuf")
             .header("Content-Encoding", "snappy")
             .body(protobuf_body(&batch));
@@ -132,6 +133,7 @@ async fn media_types_are_case_insensitive() {
         let response = receiver
             .http
             .post(receiver.service.url("/loki/api/v1/push"))
+            .bearer_auth(PUSH_TOKEN)
             .header("Content-Type", content_type)
             .body(json_body(&lines))
             .send()
