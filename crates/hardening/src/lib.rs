@@ -11,6 +11,8 @@
 //!   of requests gets "busy, retry later" instead of the process's memory.
 //! * `passwords`: [`PasswordChecks`], argon2 hashing and checking on a
 //!   `BoundedBlocking`, each worker reusing one block of memory.
+//! * `headers`: [`browser_headers`], the Content-Security-Policy,
+//!   `nosniff` and Referrer-Policy headers of every page (tower-http).
 //! * `origin`: [`SameOriginLayer`], which refuses state-changing requests a
 //!   browser sent from another site's page (cross-site request forgery).
 //!
@@ -18,10 +20,12 @@
 //! serving itself: `telemetry::serve` applies them to every service.
 
 mod blocking;
+mod headers;
 mod origin;
 mod passwords;
 
 pub use blocking::{BoundedBlocking, Busy};
+pub use headers::{BrowserHeadersLayer, browser_headers, content_security_policy};
 pub use origin::{SameOriginLayer, SameOriginService};
 pub use passwords::PasswordChecks;
 

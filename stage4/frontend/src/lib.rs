@@ -85,4 +85,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         // The form is a few hundred bytes; nothing larger is read.
         .layer(DefaultBodyLimit::max(hardening::MAX_FORM_BYTES))
+        // What the browser may do with the page: no script, only its own
+        // stylesheet, no framing (Content-Security-Policy, nosniff,
+        // Referrer-Policy).
+        .layer(hardening::browser_headers(&[pages::PAGE_STYLE]))
 }

@@ -138,4 +138,9 @@ pub fn app(state: AppState) -> Router {
         // a page on another port of localhost (the same *site*), so every
         // form post must come from this frontend's own pages (same origin).
         .layer(SameOriginLayer)
+        // From stage 2: no script, only the pages' own stylesheets, no framing.
+        .layer(hardening::browser_headers(&[
+            pages::PAGE_STYLE,
+            pages::SIGN_IN_STYLE,
+        ]))
 }

@@ -22,6 +22,11 @@ async fn a_person_signs_in_rolls_and_signs_out() {
             .path()
             .ends_with("/sign-in")
     );
+    // Both pages tell the browser what it may do (Content-Security-Policy,
+    // nosniff, Referrer-Policy), and it obeys: styled, no script runs.
+    browser
+        .assert_page_locked_down(&stage.frontend.url("/sign-in"), "sign-in")
+        .await;
 
     // A wrong password: the message, and still the sign-in page.
     page.find(Locator::Id("user"))
@@ -77,6 +82,9 @@ async fn a_person_signs_in_rolls_and_signs_out() {
         .await
         .unwrap();
     assert_eq!(who.text().await.unwrap(), "alice");
+    browser
+        .assert_page_locked_down(&stage.frontend.base_url(), "roll")
+        .await;
     // The session cookie is invisible to scripts (HttpOnly).
     let cookies: Value = page
         .execute("return document.cookie;", vec![])
