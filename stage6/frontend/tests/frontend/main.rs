@@ -13,6 +13,7 @@ mod hostile;
 mod live_config;
 mod metrics;
 mod propagation;
+mod properties;
 mod secrets;
 mod sign_in;
 mod sign_in_flood;
