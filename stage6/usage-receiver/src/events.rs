@@ -221,4 +221,92 @@ mod tests {
         let just_fits = with(&format!(r#""user":"{}""#, "a".repeat(MAX_FIELD_BYTES)));
         assert!(matches!(classify(&just_fits), Line::Usage(_)));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A usage line as the frontend writes it, with generated values.
+        fn usage_line() -> impl Strategy<Value = (String, String, String)> {
+            ("[a-z_]{1,20}", "\\PC{0,40}", "[0-9a-f]{16}").prop_map(|(event, user, session)| {
+                let line = serde_json::json!({
+                    "timestamp": "2026-11-25T10:00:00.123456Z",
+                    "level": "INFO",
+                    "usage": true,
+                    "event": event,
+                    "user": user,
+                    "session": session,
+                })
+                .to_string();
+                (line, event, user)
+            })
+        }
+
+        /// A JSON value of any shape, strings hostile.
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                testkit::hostile_text().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::btree_map(testkit::hostile_text(), inner, 0..4)
+                        .prop_map(|map| Value::Object(map.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(testkit::proptest_config(256))]
+
+            /// Any line at all is sorted without a panic; what is kept as an
+            /// event is always storable: no NUL anywhere, every key and
+            /// string within the limits, the line within its limit.
+            #[test]
+            fn whatever_is_kept_can_be_stored(line in testkit::hostile_text()) {
+                if let Line::Usage(event) = classify(&line) {
+                    prop_assert!(line.len() <= MAX_LINE_BYTES);
+                    prop_assert_eq!(unstorable_text(&event.event), None);
+                }
+            }
+
+            /// Usage events with any fields: kept exactly when storable,
+            /// rejected with the reason otherwise, never a panic.
+            #[test]
+            fn usage_events_with_any_fields_are_kept_or_rejected_with_a_reason(
+                (line, _, _) in usage_line(),
+                extra in proptest::collection::btree_map("\\PC{0,8}", json_value(), 0..4),
+            ) {
+                let mut object: serde_json::Map<String, Value> = serde_json::from_str(&line).unwrap();
+                for (key, value) in extra {
+                    if !["usage", "event", "timestamp"].contains(&key.as_str()) {
+                        object.insert(key, value);
+                    }
+                }
+                let line = Value::Object(object).to_string();
+                match classify(&line) {
+                    Line::Usage(event) => prop_assert_eq!(unstorable_text(&event.event), None),
+                    Line::Rejected(Rejection::NulCharacter | Rejection::FieldTooLong | Rejection::TooLong) => {
+                        prop_assert!(line.contains("\\u0000") || line.len() > MAX_FIELD_BYTES);
+                    }
+                    other => prop_assert!(false, "{:?} for {}", other, line),
+                }
+            }
+
+            /// A valid usage line is kept whole: its fields come back as written.
+            #[test]
+            fn a_valid_usage_line_round_trips((line, event, user) in usage_line()) {
+                let Line::Usage(kept) = classify(&line) else {
+                    return Err(TestCaseError::fail(format!("not kept: {line}")));
+                };
+                prop_assert_eq!(kept.event["event"].as_str(), Some(event.as_str()));
+                prop_assert_eq!(kept.event["user"].as_str(), Some(user.as_str()));
+                prop_assert_eq!(kept.occurred_at.as_str(), "2026-11-25T10:00:00.123456Z");
+            }
+        }
+    }
 }
