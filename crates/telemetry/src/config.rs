@@ -92,7 +92,7 @@ impl TelemetryConfig {
         Self::from_lookup(default_service_name, |name| std::env::var(name).ok())
     }
 
-    fn from_lookup(
+    pub(crate) fn from_lookup(
         default_service_name: &str,
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, TelemetryError> {

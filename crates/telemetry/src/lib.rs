@@ -39,6 +39,8 @@
 
 mod client;
 mod config;
+#[cfg(test)]
+mod config_properties;
 mod error;
 mod logs;
 mod metrics;
