@@ -121,31 +121,28 @@ impl Browser {
             .await
             .expect("read Chromium's performance log");
         let entries = log.as_array().cloned().unwrap_or_default();
-        entries
-            .iter()
-            .filter_map(|entry| {
-                let message: serde_json::Value =
-                    serde_json::from_str(entry["message"].as_str()?).ok()?;
-                let event = &message["message"];
-                let response = &event["params"]["response"];
-                (event["method"] == "Network.responseReceived"
-                    && event["params"]["type"] == "Document"
-                    && response["url"].as_str()?.starts_with(url_prefix))
-                .then(|| {
-                    response["headers"]
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .map(|(name, value)| {
-                            (
-                                name.to_ascii_lowercase(),
-                                value.as_str().unwrap_or_default().to_owned(),
-                            )
-                        })
-                        .collect()
-                })
+        entries.iter().rev().find_map(|entry| {
+            let message: serde_json::Value =
+                serde_json::from_str(entry["message"].as_str()?).ok()?;
+            let event = &message["message"];
+            let response = &event["params"]["response"];
+            (event["method"] == "Network.responseReceived"
+                && event["params"]["type"] == "Document"
+                && response["url"].as_str()?.starts_with(url_prefix))
+            .then(|| {
+                response["headers"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, value)| {
+                        (
+                            name.to_ascii_lowercase(),
+                            value.as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
             })
-            .last()
+        })
     }
 
     /// Asserts, on the page now shown (loaded from a URL starting with
