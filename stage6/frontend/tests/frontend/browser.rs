@@ -125,9 +125,12 @@ async fn a_person_signs_in_rolls_and_signs_out() {
         .click()
         .await
         .unwrap();
+    // The refusal is the frontend's answer to the form: wait for it to be
+    // the page shown before reading it.
+    let roll_url = reqwest::Url::parse(&stage.frontend.url("/roll")).unwrap();
+    page.wait().for_url(&roll_url).await.unwrap();
     let refusal = page
-        .wait()
-        .for_element(Locator::Css("body"))
+        .find(Locator::Css("body"))
         .await
         .unwrap()
         .text()
