@@ -108,6 +108,9 @@ impl TelemetryConfig {
             config.otlp_traces_endpoint = Some(url);
         }
         if let Some(filter) = set("RUST_LOG") {
+            if !filter.is_ascii() {
+                return Err(TelemetryError::LogFilterNotAscii(filter));
+            }
             config.log_filter = filter;
         }
         let number = |name: &'static str| -> Result<Option<u64>, TelemetryError> {

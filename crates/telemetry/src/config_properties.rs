@@ -46,7 +46,11 @@ proptest! {
             Ok(config) => prop_assert!(!config.service_name.is_empty()),
             Err(error) => {
                 let message = error.to_string();
-                prop_assert!(NUMBERS.iter().any(|name| message.contains(name)), "{}", message);
+                prop_assert!(
+                    message.contains("RUST_LOG") || NUMBERS.iter().any(|name| message.contains(name)),
+                    "{}",
+                    message
+                );
             }
         }
     }
@@ -67,11 +71,30 @@ proptest! {
     /// never a panic.
     #[test]
     fn any_log_filter_builds_or_is_refused(filter in testkit::hostile_text()) {
-        let mut config = TelemetryConfig::new("x");
-        config.otlp_endpoint = None;
-        config.log_filter = filter;
-        if let Ok(telemetry) = crate::build(&config, std::io::sink) {
+        let env = |name: &str| match name {
+            "RUST_LOG" => Some(filter.clone()),
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("none".to_owned()),
+            _ => None,
+        };
+        if let Ok(config) = TelemetryConfig::from_lookup("x", env)
+            && let Ok(telemetry) = crate::build(&config, std::io::sink)
+        {
             telemetry.shutdown();
         }
     }
+}
+
+/// Found by `any_log_filter_builds_or_is_refused`: tracing-subscriber's
+/// filter parser panicked on this (slicing inside the multi-byte character)
+/// and took the service down at startup. It is refused, naming RUST_LOG.
+#[test]
+fn a_non_ascii_log_filter_is_refused_not_a_panic() {
+    let error = TelemetryConfig::from_lookup("x", |name| {
+        (name == "RUST_LOG").then(|| " \u{11fb0}=".to_owned())
+    })
+    .unwrap_err();
+    assert!(
+        error.to_string().starts_with("RUST_LOG must be ASCII"),
+        "{error}"
+    );
 }
