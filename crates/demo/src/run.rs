@@ -177,6 +177,7 @@ pub async fn run(
         receiver: &receiver,
         files: files.path(),
         database: database.as_ref(),
+        secret: run_secret(),
     };
     let mut running = Vec::new();
     let result = tokio::select! {
@@ -196,6 +197,13 @@ struct RunContext<'a> {
     files: &'a Path,
     /// The run's PostgreSQL, for stages whose services name a database.
     database: Option<&'a RunDatabase>,
+    /// `SettingValue::RunSecret`: made for this run, never printed.
+    secret: String,
+}
+
+/// A random token for the run: 32 hex digits, 128 bits.
+fn run_secret() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Each service's binary, or the build command that makes it.
@@ -322,8 +330,10 @@ async fn run_stage(
         .any(|check| matches!(check, NativeCheck::NoSecrets))
     {
         let captured = captured_texts(running, &received, &scrapes);
+        let mut secrets = summary.secrets.clone();
+        secrets.push(context.secret.clone());
         checklist.push(local_checks::no_secrets(
-            &summary.secrets,
+            &secrets,
             captured
                 .iter()
                 .map(|(origin, text)| (origin.clone(), text.as_str())),
@@ -408,10 +418,14 @@ async fn route_usage(
         lines = process.log_lines();
     }
     let usage = testkit::usage_lines(lines.iter().map(|line| line.text.as_str()));
-    let forwarded =
-        testkit::forward_usage_lines(usage.iter().copied(), &push_url, FORWARD_DEADLINE)
-            .await
-            .map_err(|error| error.to_string());
+    let forwarded = testkit::forward_usage_lines(
+        usage.iter().copied(),
+        &push_url,
+        &context.secret,
+        FORWARD_DEADLINE,
+    )
+    .await
+    .map_err(|error| error.to_string());
     let stored = match context.database {
         // The receiver answers once the rows are committed: one count is
         // the truth.
@@ -536,6 +550,7 @@ fn service_env(
                 .database
                 .ok_or(DemoError::NoDatabase(name))?
                 .url(name),
+            SettingValue::RunSecret => context.secret.clone(),
         };
         env.push((setting.variable.to_owned(), value));
     }

@@ -982,6 +982,24 @@ pub fn kept_by(process: &Block, line: &str) -> bool {
 /// (reaching `loki_push_url`) and to a second `loki.process` that reaches only
 /// `usage_push_url`, through a `stage.match` dropping every line without the
 /// `"usage":true` marker, which must match every stream.
+/// The environment variable the `loki.write` pushing to `url` takes its
+/// bearer token from (`bearer_token = sys.env("NAME")`), if it does.
+pub fn bearer_token_variable(config: &Config, url: &str) -> Option<String> {
+    config
+        .components_of("loki.write")
+        .flat_map(|write| write.blocks_named("endpoint"))
+        .filter(|endpoint| endpoint.string("url") == Some(url))
+        .find_map(|endpoint| match endpoint.attribute("bearer_token")? {
+            Expr::Call(function, arguments) if function == "sys.env" => {
+                match arguments.as_slice() {
+                    [Expr::String(name)] => Some(name.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+}
+
 pub fn check_usage_branch(config: &Config, loki_push_url: &str, usage_push_url: &str) -> Problems {
     let mut problems = Vec::new();
     let writes_to = |url: &str| -> Vec<String> {

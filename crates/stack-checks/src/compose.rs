@@ -173,6 +173,21 @@ impl<'a> Service<'a> {
             .collect()
     }
 
+    /// The `env_file` entries, as written (relative to the compose file): a
+    /// string, a list of strings, or a list of `{path, required}`.
+    pub fn env_files(&self) -> Vec<String> {
+        let entry = |value: &Value| {
+            value
+                .as_str()
+                .or_else(|| value["path"].as_str())
+                .map(str::to_owned)
+        };
+        match &self.value["env_file"] {
+            Value::Sequence(list) => list.iter().filter_map(entry).collect(),
+            other => entry(other).into_iter().collect(),
+        }
+    }
+
     pub fn mounts(&self) -> Vec<Mount> {
         self.value["volumes"]
             .as_sequence()
@@ -281,18 +296,96 @@ fn parse_port(value: &Value) -> Result<PortMapping, String> {
         _ => return Err(unreadable()),
     };
     let text = text.split('/').next().unwrap_or_default();
-    let parts: Vec<&str> = text.split(':').collect();
+    // From the right: the address before the host port may hold colons of
+    // its own (`${WORKSHOP_BIND_ADDRESS:-127.0.0.1}`, `[::1]`).
+    let parts: Vec<&str> = text.rsplitn(3, ':').collect();
     let (host, container) = match parts.as_slice() {
         // A bare port is published on a random host port: not a mapping the
         // design can rely on.
         [_] => return Err(format!("port {text:?} has no fixed host port")),
-        [host, container] | [_, host, container] => (*host, *container),
+        [container, host] | [container, host, _] => (*host, *container),
         _ => return Err(unreadable()),
     };
     Ok(PortMapping {
         host: host.parse().map_err(|_| unreadable())?,
         container: container.parse().map_err(|_| unreadable())?,
     })
+}
+
+/// The variables an env file (`KEY=VALUE` lines, `#` comments) sets, as
+/// compose reads them.
+pub fn env_file_variables(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| {
+            let value = value.trim();
+            let unquoted = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(value);
+            (key.trim().to_owned(), unquoted.to_owned())
+        })
+        .collect()
+}
+
+/// The variable an attendee sets to publish the workshop's ports beyond
+/// this machine (`WORKSHOP_BIND_ADDRESS=0.0.0.0 make stack-up`).
+pub const BIND_ADDRESS_VARIABLE: &str = "WORKSHOP_BIND_ADDRESS";
+
+/// The host addresses a published port may name: the loopback, or the
+/// opt-in variable defaulting to it.
+pub const ALLOWED_HOST_IPS: [&str; 2] = ["127.0.0.1", "${WORKSHOP_BIND_ADDRESS:-127.0.0.1}"];
+
+/// The host address a port entry publishes on, as written: the part before
+/// the host port in the short form, `host_ip` in the long form; `None` when
+/// it names none (every interface).
+fn port_host_ip(value: &Value) -> Option<String> {
+    if let Some(map) = value.as_mapping() {
+        return map
+            .get("host_ip")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+    let text = value.as_str()?;
+    let text = text.split('/').next().unwrap_or_default();
+    let parts: Vec<&str> = text.rsplitn(3, ':').collect();
+    match parts.as_slice() {
+        [_, _, address] => Some((*address).to_owned()),
+        _ => None,
+    }
+}
+
+/// Every published port binds to the loopback, or to the opt-in variable
+/// defaulting to it. A port published on every interface puts the service
+/// (an anonymous-admin Grafana, a database with a known password) on the
+/// conference Wi-Fi.
+pub fn check_published_on_loopback(compose: &ComposeFile) -> Problems {
+    let file = compose.path.display().to_string();
+    let mut problems = Vec::new();
+    for service in compose.services() {
+        for entry in service.value["ports"].as_sequence().into_iter().flatten() {
+            let address = port_host_ip(entry);
+            if !address
+                .as_deref()
+                .is_some_and(|address| ALLOWED_HOST_IPS.contains(&address))
+            {
+                let shown = serde_yaml_ng::to_string(entry).unwrap_or_default();
+                problems.push(format!(
+                    "{file}: service {}: the port {} is published on {}: write it as \"{}:HOST:CONTAINER\" \
+                     (or host_ip: {} in the long form), so it stays on this machine unless {BIND_ADDRESS_VARIABLE} opens it",
+                    service.name,
+                    shown.trim(),
+                    address.map_or_else(|| "every interface".to_owned(), |a| format!("{a:?}")),
+                    ALLOWED_HOST_IPS[1],
+                    ALLOWED_HOST_IPS[1],
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// `"./x:/y:ro"`, `"name:/y"`, `"/y"`, or the long form `{type, source, target}`.
@@ -349,7 +442,8 @@ pub fn image_is_pinned(image: &str) -> Result<(), String> {
 
 /// Checks that hold for every compose file: each service runs a pinned
 /// image or is built here, every mounted repository file exists, every
-/// named volume is declared, and only known host paths are mounted.
+/// named volume is declared, only known host paths are mounted, and every
+/// port is published on the loopback unless the attendee opts in.
 pub fn check_common(compose: &ComposeFile) -> Problems {
     let mut problems = Vec::new();
     let file = compose.path.display().to_string();
@@ -409,7 +503,15 @@ pub fn check_common(compose: &ComposeFile) -> Problems {
                 problems.push(format!("{file}: service {name}: {problem}"));
             }
         }
+        for env_file in service.env_files() {
+            if !compose.directory().join(&env_file).is_file() {
+                problems.push(format!(
+                    "{file}: service {name} reads env_file {env_file}, which does not exist"
+                ));
+            }
+        }
     }
+    problems.extend(check_published_on_loopback(compose));
     problems
 }
 
@@ -662,6 +764,45 @@ pub fn check_stack(compose: &ComposeFile) -> Problems {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_published_port_must_name_the_loopback_or_the_opt_in_variable() {
+        let compose = ComposeFile::from_str(
+            "/nowhere/docker-compose.yml",
+            r#"
+services:
+  good:
+    image: x:1
+    ports:
+      - "127.0.0.1:8100:8100"
+      - "${WORKSHOP_BIND_ADDRESS:-127.0.0.1}:3000:3000/tcp"
+      - {target: 80, published: 8080, host_ip: 127.0.0.1}
+      - {target: 81, published: "8081", host_ip: "${WORKSHOP_BIND_ADDRESS:-127.0.0.1}"}
+  bad:
+    image: x:1
+    ports:
+      - "3000:3000"
+      - 9090:9090
+      - "0.0.0.0:5432:5432"
+      - "[::]:8200:8200"
+      - "${WORKSHOP_BIND_ADDRESS}:4318:4318"
+      - "${OTHER:-127.0.0.1}:4317:4317"
+      - {target: 80, published: 8080}
+      - {target: 81, published: 8081, host_ip: 0.0.0.0}
+"#,
+        )
+        .unwrap();
+        let problems = check_published_on_loopback(&compose);
+        assert_eq!(problems.len(), 8, "{problems:#?}");
+        assert!(
+            problems.iter().all(|p| p.contains("service bad")),
+            "{problems:#?}"
+        );
+        assert!(problems[0].contains("every interface"), "{}", problems[0]);
+        let good = compose.service("good").unwrap();
+        let hosts: Vec<u16> = good.ports().into_iter().map(|p| p.unwrap().host).collect();
+        assert_eq!(hosts, [8100, 3000, 8080, 8081]);
+    }
+
     use super::*;
 
     #[test]

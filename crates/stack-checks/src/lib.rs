@@ -99,6 +99,37 @@ impl Repo {
         yaml(&self.path(relative))
     }
 
+    /// Every compose file in the repository, wherever it is and whatever it
+    /// serves: `docker-compose*.yml`/`.yaml` and `compose*.yml`/`.yaml`,
+    /// outside build output and hidden directories. Checks that must hold
+    /// for every compose file, present and future, read this list.
+    pub fn compose_files(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut directories = vec![self.root.clone()];
+        while let Some(directory) = directories.pop() {
+            let Ok(entries) = std::fs::read_dir(&directory) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_dir() {
+                    if !(name.starts_with('.')
+                        || ["target", "node_modules"].contains(&name.as_str()))
+                    {
+                        directories.push(path);
+                    }
+                } else if (name.starts_with("docker-compose") || name.starts_with("compose"))
+                    && (name.ends_with(".yml") || name.ends_with(".yaml"))
+                {
+                    found.push(path);
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
     /// The compose files of the stages that have one, as `(stage, path)`.
     pub fn stage_compose_files(&self) -> Vec<(u8, PathBuf)> {
         design::STAGES

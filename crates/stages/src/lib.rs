@@ -102,6 +102,11 @@ pub enum SettingValue {
     /// the run's own (one cluster per run, however many databases), which
     /// the run may stop and start and removes at the end.
     Database(&'static str),
+    /// A secret made fresh for the run (a random token): the same value for
+    /// every service that names it and for the run's own clients (stage 6:
+    /// the usage receiver's push token, which the run's forwarder sends),
+    /// and searched for in everything the run captured, like a password.
+    RunSecret,
 }
 
 /// A stage-specific item of the checklist, checked on the spans of a run.
@@ -136,8 +141,8 @@ pub enum NativeCheck {
         path: &'static str,
     },
     /// Stage 6: the usage lines `emitter` printed, forwarded as Alloy
-    /// forwards them to `receiver`, become rows of `table` in `database`,
-    /// one row per line.
+    /// forwards them to `receiver` (with the run's secret as the bearer
+    /// token), become rows of `table` in `database`, one row per line.
     UsageRouted {
         emitter: &'static str,
         receiver: &'static str,
@@ -933,10 +938,16 @@ const STAGE_6: Stage = Stage {
                 },
             ],
             span_names: &["POST /loki/api/v1/push", "INSERT usage_stats"],
-            env: &[Setting {
-                variable: "DATABASE_URL",
-                value: SettingValue::Database("usagedb"),
-            }],
+            env: &[
+                Setting {
+                    variable: "DATABASE_URL",
+                    value: SettingValue::Database("usagedb"),
+                },
+                Setting {
+                    variable: "USAGE_PUSH_TOKEN",
+                    value: SettingValue::RunSecret,
+                },
+            ],
         },
     ],
     entry: "frontend",

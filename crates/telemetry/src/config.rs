@@ -92,7 +92,7 @@ impl TelemetryConfig {
         Self::from_lookup(default_service_name, |name| std::env::var(name).ok())
     }
 
-    fn from_lookup(
+    pub(crate) fn from_lookup(
         default_service_name: &str,
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, TelemetryError> {
@@ -108,6 +108,9 @@ impl TelemetryConfig {
             config.otlp_traces_endpoint = Some(url);
         }
         if let Some(filter) = set("RUST_LOG") {
+            if !filter.is_ascii() {
+                return Err(TelemetryError::LogFilterNotAscii(filter));
+            }
             config.log_filter = filter;
         }
         let number = |name: &'static str| -> Result<Option<u64>, TelemetryError> {

@@ -5,6 +5,11 @@ pub enum TelemetryError {
     /// An environment variable holds something that is not a number.
     #[error("{name} must be a whole number, got {value:?}")]
     InvalidVariable { name: &'static str, value: String },
+    /// `RUST_LOG` holds a character outside ASCII: filter syntax is ASCII,
+    /// and tracing-subscriber 0.3 panics on some such filters (`" 𑾰="`,
+    /// found by a property test) instead of refusing them.
+    #[error("RUST_LOG must be ASCII, got {0:?}")]
+    LogFilterNotAscii(String),
     /// `RUST_LOG` is not valid `tracing` filter syntax.
     #[error("RUST_LOG is not a valid filter")]
     LogFilter(#[from] tracing_subscriber::filter::ParseError),

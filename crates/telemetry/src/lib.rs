@@ -42,6 +42,8 @@
 
 mod client;
 mod config;
+#[cfg(test)]
+mod config_properties;
 mod error;
 mod logs;
 mod metrics;
@@ -59,7 +61,7 @@ pub use error::TelemetryError;
 pub use metrics::UNMATCHED_ROUTE;
 pub use server::HttpServerLayer;
 pub use setup::{Telemetry, build, init};
-pub use shutdown::{serve, serve_with_shutdown, shutdown_signal};
+pub use shutdown::{HEADER_READ_TIMEOUT, serve, serve_with_shutdown, shutdown_signal};
 pub use traces::current_trace_id;
 /// Re-exported so a service can set span attributes and parents without a
 /// dependency of its own: `Span::current().set_attribute("die.type", die)`.

@@ -1,11 +1,13 @@
 //! Headless Chromium driven over WebDriver (Debian's `chromium` and
 //! `chromium-driver`), for tests that click through a page like a person.
 
+use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -56,7 +58,10 @@ impl Browser {
                     "--window-size=1024,768",
                     format!("--user-data-dir={}", profile.path().display()),
                 ]
-            }
+            },
+            // Chromium's DevTools network events, so a test can read the
+            // response headers the browser actually received.
+            "goog:loggingPrefs": { "performance": "ALL" }
         });
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object literal")
@@ -96,6 +101,104 @@ impl Browser {
         path
     }
 
+    /// The headers of the last page (document) the browser received from a
+    /// URL starting with `url_prefix`, names in lower case, as Chromium's
+    /// network log recorded them; `None` if it loaded no such page since the
+    /// last call (each call reads the log and empties it).
+    pub async fn page_response_headers(
+        &self,
+        url_prefix: &str,
+    ) -> Option<BTreeMap<String, String>> {
+        let log = self
+            .client
+            .issue_cmd(PerformanceLog)
+            .await
+            .expect("read Chromium's performance log");
+        let entries = log.as_array().cloned().unwrap_or_default();
+        entries.iter().rev().find_map(|entry| {
+            let message: serde_json::Value =
+                serde_json::from_str(entry["message"].as_str()?).ok()?;
+            let event = &message["message"];
+            let response = &event["params"]["response"];
+            (event["method"] == "Network.responseReceived"
+                && event["params"]["type"] == "Document"
+                && response["url"].as_str()?.starts_with(url_prefix))
+            .then(|| {
+                response["headers"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, value)| {
+                        (
+                            name.to_ascii_lowercase(),
+                            value.as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    /// Asserts, on the page now shown (loaded from a URL starting with
+    /// `url_prefix`), what a workshop frontend tells the browser and that the
+    /// browser obeys it: the response carried a Content-Security-Policy
+    /// that allows no script and no framing and names its stylesheets by
+    /// hash, `nosniff` and a Referrer-Policy; the page's own stylesheet
+    /// applied (the element `styled` has the workshop's accent colour as
+    /// background), and a script slipped into the page did not run.
+    pub async fn assert_page_locked_down(&self, url_prefix: &str, styled: &str) {
+        let headers = self
+            .page_response_headers(url_prefix)
+            .await
+            .unwrap_or_else(|| panic!("Chromium loaded no page from {url_prefix}"));
+        let csp = headers
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("no Content-Security-Policy: {headers:?}"));
+        for directive in [
+            "default-src 'none'",
+            "frame-ancestors 'none'",
+            "style-src 'sha256-",
+        ] {
+            assert!(csp.contains(directive), "{directive} missing: {csp}");
+        }
+        assert!(!csp.contains("unsafe"), "{csp}");
+        assert_eq!(
+            headers.get("x-content-type-options").map(String::as_str),
+            Some("nosniff")
+        );
+        assert!(headers.contains_key("referrer-policy"), "{headers:?}");
+
+        let background = self
+            .client
+            .find(fantoccini::Locator::Id(styled))
+            .await
+            .unwrap_or_else(|e| panic!("#{styled}: {e}"))
+            .css_value("background-color")
+            .await
+            .expect("computed background colour");
+        assert!(
+            background.starts_with("rgb(232, 89, 12") || background.starts_with("rgba(232, 89, 12"),
+            "the inline stylesheet was blocked: #{styled} has background {background}"
+        );
+
+        let injected = self
+            .client
+            .execute(
+                "const script = document.createElement('script');\
+                 script.textContent = 'window.injected = true;';\
+                 document.body.appendChild(script);\
+                 return window.injected === true;",
+                Vec::new(),
+            )
+            .await
+            .expect("run a script through WebDriver");
+        assert_eq!(
+            injected,
+            json!(false),
+            "an inline script ran despite the policy"
+        );
+    }
+
     /// Ends the session cleanly.
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
@@ -121,4 +224,28 @@ pub fn artefacts_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../artefacts"));
     std::fs::create_dir_all(&dir).expect("create the artefacts directory");
     dir
+}
+
+/// chromedriver's log endpoint, for the `performance` (DevTools) log.
+#[derive(Debug)]
+struct PerformanceLog;
+
+impl WebDriverCompatibleCommand for PerformanceLog {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(r#"{"type":"performance"}"#.to_owned()),
+        )
+    }
 }

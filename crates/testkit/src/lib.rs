@@ -24,6 +24,8 @@
 //!   against such a Prometheus (every stage's dashboard test).
 //! * `traffic`: [`RequestLoop`], steady bounded requests in the background
 //!   while Prometheus scrapes.
+//! * `properties`: [`proptest_config`] (the `PROPTEST_CASES` knob) and the
+//!   hostile inputs every stage's property tests draw from.
 //! * `usage_forwarder`: [`forward_usage_lines`], Alloy's usage branch in
 //!   miniature (stage 6): usage lines out of a service's stdout, pushed to
 //!   the usage receiver.
@@ -36,6 +38,7 @@ mod otlp;
 mod postgres;
 pub mod programs;
 mod prometheus;
+mod properties;
 mod service;
 mod traffic;
 mod usage_forwarder;
@@ -48,6 +51,10 @@ pub use otlp::{
 };
 pub use postgres::{PostgresCluster, PostgresError, PostgresExporter};
 pub use prometheus::{PrometheusServer, ScrapeTarget, has_number, value_of};
+pub use properties::{
+    Answer, HostileInput, check_every_input, hostile_query, hostile_text, no_server_error,
+    property_runner, proptest_config,
+};
 pub use service::{TestService, telemetry_config};
 pub use traffic::RequestLoop;
 pub use usage_forwarder::{ForwardError, USAGE_MARKER, forward_usage_lines, usage_lines};

@@ -3,8 +3,8 @@
 //!
 //! Alloy (stage 6, `alloy/config.alloy`) keeps a line for the usage branch
 //! when it contains `"usage":true`, exactly as serde writes it, and sends it
-//! with `loki.write`, retrying 5xx. This does the same with Loki's JSON push
-//! form, so `make demo STAGE=6` and the tests route usage events without
+//! with `loki.write`, with its bearer token, retrying 5xx. This does the
+//! same with Loki's JSON push form, so `make demo STAGE=6` and the tests route usage events without
 //! Docker.
 
 use std::time::Duration;
@@ -36,12 +36,14 @@ pub fn usage_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<&'a str>
 }
 
 /// Pushes the usage lines among `lines` to the receiver at `push_url`
-/// (`.../loki/api/v1/push`) and returns how many were sent. Like Alloy, a
+/// (`.../loki/api/v1/push`), with `Authorization: Bearer <token>` as Alloy's
+/// `bearer_token` sends it, and returns how many were sent. Like Alloy, a
 /// 5xx or a connection error is retried (until `deadline` from now) and any
 /// other 4xx ends the run.
 pub async fn forward_usage_lines<'a>(
     lines: impl IntoIterator<Item = &'a str>,
     push_url: &str,
+    token: &str,
     deadline: Duration,
 ) -> Result<usize, ForwardError> {
     let http = reqwest::Client::new();
@@ -60,7 +62,8 @@ pub async fn forward_usage_lines<'a>(
             json!({ "streams": [{ "stream": { "service_name": "frontend" }, "values": values }] });
         let mut backoff = Duration::from_millis(100);
         loop {
-            let failure = match http.post(push_url).json(&body).send().await {
+            let push = http.post(push_url).bearer_auth(token).json(&body);
+            let failure = match push.send().await {
                 Ok(response) if response.status().is_success() => break,
                 Ok(response) if response.status().is_client_error() => {
                     let status = response.status().as_u16();

@@ -2,6 +2,11 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+/// The page's stylesheet, inline in its `<style>` element (no request of
+/// its own). The Content-Security-Policy allows exactly this text, by its
+/// SHA-256, and nothing else: see `hardening::browser_headers`.
+pub const PAGE_STYLE: &str = include_str!("../templates/page.css");
+
 /// The one page: the form, and below it the outcome of the last roll.
 #[derive(Template)]
 #[template(path = "page.html")]

@@ -41,6 +41,19 @@ pub async fn roll(
     form: Result<Form<RollForm>, FormRejection>,
 ) -> Response {
     let trace = telemetry::current_trace_id().map(|id| TraceLink::new(&state.grafana_url, id));
+    if form_too_large(&form) {
+        warn!("oversized form refused");
+        let outcome = Outcome::Failed {
+            headline: "Form too large".to_owned(),
+            detail: format!(
+                "This page's form is a few bytes; at most {} are accepted.",
+                hardening::MAX_FORM_BYTES
+            ),
+            backend_status: None,
+            backend_body: None,
+        };
+        return page(DICE[0], outcome, trace, StatusCode::PAYLOAD_TOO_LARGE);
+    }
     let requested = form.ok().map(|Form(form)| form.die);
     let Some(die) = requested.as_deref().and_then(known_die) else {
         let shown: String = requested.unwrap_or_default().chars().take(32).collect();
@@ -142,4 +155,11 @@ fn page(
         trace,
     }
     .into_response_with(status)
+}
+
+/// Whether the form was refused for its size (over `MAX_FORM_BYTES`): a 413,
+/// where any other unreadable form is a 400.
+fn form_too_large<T>(form: &Result<T, FormRejection>) -> bool {
+    form.as_ref()
+        .is_err_and(|rejection| rejection.status() == StatusCode::PAYLOAD_TOO_LARGE)
 }

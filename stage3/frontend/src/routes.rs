@@ -38,6 +38,21 @@ pub async fn roll(
         Ok(dice) => dice,
         Err(response) => return response,
     };
+    if form_too_large(&form) {
+        warn!("oversized form refused");
+        let outcome = Outcome::Failed {
+            headline: "Form too large".to_owned(),
+            detail: format!(
+                "This page's form is a few bytes; at most {} are accepted.",
+                hardening::MAX_FORM_BYTES
+            ),
+            backend_status: None,
+            backend_body: None,
+        };
+        let selected = dice.first().cloned().unwrap_or_default();
+        let status = StatusCode::PAYLOAD_TOO_LARGE;
+        return page(dice, selected, Some(outcome), trace, status);
+    }
     let requested = form.ok().map(|Form(form)| form.die);
     // Only a die the die-service listed goes further, and only such a die
     // becomes a `die_type` label value.
@@ -187,4 +202,11 @@ fn page(
         trace,
     }
     .into_response_with(status)
+}
+
+/// Whether the form was refused for its size (over `MAX_FORM_BYTES`): a 413,
+/// where any other unreadable form is a 400.
+fn form_too_large<T>(form: &Result<T, FormRejection>) -> bool {
+    form.as_ref()
+        .is_err_and(|rejection| rejection.status() == StatusCode::PAYLOAD_TOO_LARGE)
 }

@@ -51,6 +51,21 @@ pub async fn roll(
         Ok(dice) => dice,
         Err(response) => return response,
     };
+    if form_too_large(&form) {
+        warn!("oversized form refused");
+        let view = View {
+            selected: dice.first().cloned().unwrap_or_default(),
+            dice,
+            times: 1,
+            concurrently: false,
+            trace,
+        };
+        let detail = format!(
+            "This page's form is a few bytes; at most {} are accepted.",
+            hardening::MAX_FORM_BYTES
+        );
+        return view.failed("Form too large", detail, StatusCode::PAYLOAD_TOO_LARGE);
+    }
     let form = form.ok().map(|Form(form)| form);
     let concurrently = form
         .as_ref()
@@ -289,4 +304,11 @@ fn unavailable(peer: &str, failure: &CallError) -> (Outcome, StatusCode) {
 
 fn trace_link(state: &AppState) -> Option<TraceLink> {
     telemetry::current_trace_id().map(|id| TraceLink::new(&state.grafana_url, id))
+}
+
+/// Whether the form was refused for its size (over `MAX_FORM_BYTES`): a 413,
+/// where any other unreadable form is a 400.
+fn form_too_large<T>(form: &Result<T, FormRejection>) -> bool {
+    form.as_ref()
+        .is_err_and(|rejection| rejection.status() == StatusCode::PAYLOAD_TOO_LARGE)
 }

@@ -12,6 +12,10 @@ pub enum ApiError {
     /// the dice that exist so the client knows what to fix.
     #[error("unknown die")]
     UnknownDie { known: Vec<String> },
+    /// The die-service refused the name as malformed: 400, in its words.
+    /// A client's mistake, passed on as one, never as an outage.
+    #[error("invalid die name")]
+    InvalidDie { reason: Option<String> },
     /// `times` is not a whole number from 1 to `MAX_BATCH_SIZE`: 400.
     #[error("invalid batch size")]
     InvalidBatchSize,
@@ -38,6 +42,13 @@ impl IntoResponse for ApiError {
             Self::UnknownDie { known } => (
                 StatusCode::BAD_REQUEST,
                 format!("unknown die; choose one of: {}", known.join(", ")),
+            ),
+            Self::InvalidDie { reason } => (
+                StatusCode::BAD_REQUEST,
+                match reason {
+                    Some(reason) => format!("invalid die name: {reason}"),
+                    None => "invalid die name".to_owned(),
+                },
             ),
             Self::InvalidBatchSize => (
                 StatusCode::BAD_REQUEST,

@@ -84,6 +84,10 @@ async fn spec_of(state: &AppState, die: &str) -> Result<DieSpec, ApiError> {
             warn!(die = %die, "unknown die requested");
             Err(ApiError::UnknownDie { known })
         }
+        Ok(Lookup::Refused { reason, .. }) => {
+            warn!(die = %die.escape_debug(), "the die-service refused the die's name");
+            Err(ApiError::InvalidDie { reason })
+        }
         Err(error) => {
             warn!(
                 error = &error as &dyn std::error::Error,

@@ -8,7 +8,7 @@ use telemetry::OpenTelemetrySpanExt;
 use tracing::{Span, info, warn};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, MAX_IDENTIFIER_CHARS};
 use crate::store;
 
 #[derive(Deserialize)]
@@ -37,6 +37,13 @@ pub async fn dice(
     let shown: String = identifier.chars().take(64).collect();
     let span = Span::current();
     span.set_attribute("die.identifier", shown.clone());
+    // Checked before the query: PostgreSQL refuses a NUL character in a
+    // parameter with an error, and a client's typo must not look like a
+    // broken database.
+    if !could_be_an_identifier(&identifier) {
+        warn!(identifier = %shown.escape_debug(), "malformed die identifier requested");
+        return Err(ApiError::MalformedIdentifier);
+    }
     info!(query_type = "get", identifier = %shown, "querying database");
     match store::spec(&state.db, &identifier).await? {
         Some(spec) => {
@@ -56,6 +63,14 @@ pub async fn dice(
             Err(ApiError::UnknownDie { known })
         }
     }
+}
+
+/// Whether `identifier` could name a die in the table: 1 to 50 characters
+/// (the column is `VARCHAR(50)`), none of them a control character (NUL
+/// above all).
+fn could_be_an_identifier(identifier: &str) -> bool {
+    let length = identifier.chars().count();
+    (1..=MAX_IDENTIFIER_CHARS).contains(&length) && !identifier.chars().any(char::is_control)
 }
 
 /// `GET /ready`: 200 once the database answers and is migrated and seeded,

@@ -44,6 +44,7 @@ mod routes;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use telemetry::HttpClient;
 
@@ -86,4 +87,10 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(routes::index))
         .route("/roll", post(routes::roll))
         .with_state(state)
+        // The form is a few hundred bytes; nothing larger is read.
+        .layer(DefaultBodyLimit::max(hardening::MAX_FORM_BYTES))
+        // What the browser may do with the page: no script, only its own
+        // stylesheet, no framing (Content-Security-Policy, nosniff,
+        // Referrer-Policy).
+        .layer(hardening::browser_headers(&[pages::PAGE_STYLE]))
 }

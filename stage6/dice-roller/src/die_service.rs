@@ -20,6 +20,13 @@ pub enum Lookup {
     Unknown {
         known: Vec<String>,
     },
+    /// The die-service refused the name as a client mistake (a 4xx: a NUL
+    /// character, too long), and perhaps said why. The caller's mistake is
+    /// passed on as such, not as an outage.
+    Refused {
+        status: u16,
+        reason: Option<String>,
+    },
 }
 
 /// The die-service gave no usable answer: it is down, slow or broken.
@@ -104,6 +111,7 @@ impl DieService {
         let (label, status) = match &result {
             Ok(Lookup::Found(_)) => (identifier, "200".to_owned()),
             Ok(Lookup::Unknown { .. }) => ("unknown", "404".to_owned()),
+            Ok(Lookup::Refused { status, .. }) => ("unknown", status.to_string()),
             Err(DieServiceError::Status { status, .. }) => ("unknown", status.to_string()),
             Err(DieServiceError::Unreachable(error)) if error.is_timeout() => {
                 ("unknown", "timeout".to_owned())
@@ -132,6 +140,14 @@ impl DieService {
             404 => {
                 let known = response.json::<Identifiers>().await?.identifiers;
                 Ok(Lookup::Unknown { known })
+            }
+            status @ 400..=499 => {
+                let reason = response
+                    .json::<Failure>()
+                    .await
+                    .ok()
+                    .map(|failure| failure.error);
+                Ok(Lookup::Refused { status, reason })
             }
             status => {
                 let reason = response

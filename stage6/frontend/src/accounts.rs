@@ -3,11 +3,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use hardening::{Busy, PasswordChecks};
 
 use crate::config::DemoUsers;
+
+/// Sign-in checks that may wait for a free core; beyond them a sign-in is
+/// answered 503 at once. At about 20 ms a check, the last in the queue waits
+/// a few hundred milliseconds.
+pub const SIGN_IN_QUEUE: usize = 32;
 
 /// The accounts, by name: each an argon2id hash in PHC form. The passwords
 /// themselves are dropped once hashed.
@@ -17,6 +20,11 @@ pub struct Accounts {
     /// Checked against when the name is unknown, so that a sign-in takes as
     /// long whether or not the account exists: timing tells nothing.
     decoy: Arc<String>,
+    /// Where checks run. An argon2 check costs 19 MiB of memory as well as
+    /// CPU, and every sign-in costs one, known name or not: checks run one
+    /// per core, so a flood of made-up names queues, then is refused,
+    /// instead of taking gigabytes.
+    checks: PasswordChecks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,22 +35,27 @@ impl Accounts {
     /// Hashes every password (about 20 ms each in an optimised build).
     /// Blocking work: call from `spawn_blocking`.
     pub fn hash(users: DemoUsers) -> Result<Self, HashError> {
-        let argon2 = Argon2::default();
-        let hash = |password: &str| {
-            argon2
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(HashError)
-        };
+        let checks = PasswordChecks::per_core(SIGN_IN_QUEUE);
         let mut hashes = HashMap::new();
         for (name, password) in users.0 {
-            hashes.insert(name, hash(&password)?);
+            hashes.insert(name, checks.hash(&password).map_err(HashError)?);
         }
-        let decoy = hash("no account has this password")?;
+        let decoy = checks
+            .hash("no account has this password")
+            .map_err(HashError)?;
         Ok(Self {
             hashes: Arc::new(hashes),
             decoy: Arc::new(decoy),
+            checks,
         })
+    }
+
+    /// The same accounts, checked `workers` at a time with `queue` waiting.
+    pub fn with_check_limits(self, workers: usize, queue: usize) -> Self {
+        Self {
+            checks: PasswordChecks::new(workers, queue),
+            ..self
+        }
     }
 
     /// Whether `name` is an account (a name that is not may be a password
@@ -51,21 +64,16 @@ impl Accounts {
         self.hashes.contains_key(name)
     }
 
-    /// Whether `password` is `name`'s. Blocking (about 20 ms of argon2):
-    /// call from `spawn_blocking`.
-    pub fn verify(&self, name: &str, password: &str) -> bool {
+    /// Whether `password` is `name`'s: one argon2 check, the same for a name
+    /// that is no account, once a core is free; [`Busy`] when too many
+    /// checks are waiting already.
+    pub async fn check(&self, name: &str, password: String) -> Result<bool, Busy> {
         let (hash, known) = match self.hashes.get(name) {
-            Some(hash) => (hash.as_str(), true),
-            None => (self.decoy.as_str(), false),
+            Some(hash) => (hash.clone(), true),
+            None => (self.decoy.as_str().to_owned(), false),
         };
-        let matches = PasswordHash::new(hash)
-            .map(|hash| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &hash)
-                    .is_ok()
-            })
-            .unwrap_or(false);
-        known && matches
+        let matches = self.checks.check(hash, password).await?;
+        Ok(known && matches)
     }
 }
 
@@ -73,14 +81,18 @@ impl Accounts {
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_the_right_password_of_a_known_name_verifies() {
+    #[tokio::test]
+    async fn only_the_right_password_of_a_known_name_verifies() {
         let users = DemoUsers::parse("alice:wonderland").unwrap();
         let accounts = Accounts::hash(users).unwrap();
-        assert!(accounts.verify("alice", "wonderland"));
-        assert!(!accounts.verify("alice", "Wonderland"));
-        assert!(!accounts.verify("mallory", "wonderland"));
-        assert!(!accounts.verify("mallory", "no account has this password"));
+        let check = |name: &'static str, password: &str| {
+            let (accounts, password) = (accounts.clone(), password.to_owned());
+            async move { accounts.check(name, password).await.unwrap() }
+        };
+        assert!(check("alice", "wonderland").await);
+        assert!(!check("alice", "Wonderland").await);
+        assert!(!check("mallory", "wonderland").await);
+        assert!(!check("mallory", "no account has this password").await);
         assert!(accounts.hashes["alice"].starts_with("$argon2id$"));
     }
 }

@@ -60,7 +60,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use hardening::SameOriginLayer;
 use telemetry::HttpClient;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
@@ -129,5 +131,16 @@ pub fn app(state: AppState) -> Router {
         .route("/sign-in", get(sign_in::page).post(sign_in::sign_in))
         .route("/sign-out", post(sign_in::sign_out))
         .with_state(state)
+        .layer(DefaultBodyLimit::max(hardening::MAX_FORM_BYTES))
         .layer(sessions)
+        // Stage 6: a cookie is a credential the browser attaches by itself,
+        // even to a form another page posts here. SameSite=Lax does not stop
+        // a page on another port of localhost (the same *site*), so every
+        // form post must come from this frontend's own pages (same origin).
+        .layer(SameOriginLayer)
+        // From stage 2: no script, only the pages' own stylesheets, no framing.
+        .layer(hardening::browser_headers(&[
+            pages::PAGE_STYLE,
+            pages::SIGN_IN_STYLE,
+        ]))
 }

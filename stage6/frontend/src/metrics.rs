@@ -50,12 +50,12 @@ impl FrontendMetrics {
         let sign_ins = IntCounterVec::new(
             Opts::new(
                 "sign_ins_total",
-                "Sign-in attempts by result: success, failure (wrong name or password), throttled.",
+                "Sign-in attempts by result: success, failure (wrong name or password), throttled, busy (too many being checked at once).",
             ),
             &["result"],
         )?;
         registry.register(Box::new(sign_ins.clone()))?;
-        for result in ["success", "failure", "throttled"] {
+        for result in ["success", "failure", "throttled", "busy"] {
             sign_ins.with_label_values(&[result]);
         }
         registry.register(Box::new(clicks.clone()))?;
@@ -84,7 +84,7 @@ impl FrontendMetrics {
 }
 
 impl FrontendMetrics {
-    /// `result` is `success`, `failure` or `throttled`.
+    /// `result` is `success`, `failure`, `throttled` or `busy`.
     pub fn record_sign_in(&self, result: &'static str) {
         self.sign_ins.with_label_values(&[result]).inc();
     }

@@ -59,7 +59,13 @@ pub async fn roll(
         Ok(dice) => dice,
         Err(response) => return response,
     };
-    let form = form.ok().map(|Form(form)| form);
+    let form = match form {
+        Ok(Form(form)) => Some(form),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return too_large(who, dice, trace);
+        }
+        Err(_) => None,
+    };
     let concurrently = form
         .as_ref()
         .is_some_and(|form| form.concurrently.is_some());
@@ -146,6 +152,24 @@ pub async fn roll(
             view.page(outcome, status)
         }
     }
+}
+
+/// The page for a form far larger than the page's own: 413.
+fn too_large(who: SignedIn, dice: Vec<String>, trace: Option<TraceLink>) -> Response {
+    warn!("oversized form refused");
+    let view = View {
+        user: who.user,
+        selected: dice.first().cloned().unwrap_or_default(),
+        dice,
+        times: 1,
+        concurrently: false,
+        trace,
+    };
+    let detail = format!(
+        "This page's form is a few bytes; at most {} are accepted.",
+        hardening::MAX_FORM_BYTES
+    );
+    view.failed("Form too large", detail, StatusCode::PAYLOAD_TOO_LARGE)
 }
 
 /// Why a roll produced no total.

@@ -3,7 +3,7 @@
 use axum::Form;
 use axum::extract::State;
 use axum::extract::rejection::FormRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -41,8 +41,15 @@ pub async fn sign_in(
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
     // The form is never logged: it holds a password.
-    let Ok(Form(form)) = form else {
-        return refuse("Enter a user name and a password.", StatusCode::BAD_REQUEST);
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return refuse(
+                "That form is far larger than a user name and a password.",
+                StatusCode::PAYLOAD_TOO_LARGE,
+            );
+        }
+        Err(_) => return refuse("Enter a user name and a password.", StatusCode::BAD_REQUEST),
     };
     let name = form.user.trim().to_owned();
     if name.is_empty() || name.chars().count() > 64 || form.password.is_empty() {
@@ -60,11 +67,20 @@ pub async fn sign_in(
         );
     }
 
-    // argon2 takes tens of milliseconds of CPU: off the async workers.
-    let (accounts, candidate) = (state.accounts.clone(), name.clone());
-    let verified = tokio::task::spawn_blocking(move || accounts.verify(&candidate, &form.password))
-        .await
-        .unwrap_or(false);
+    // argon2 takes tens of milliseconds of CPU and 19 MiB: off the async
+    // workers, a few at a time.
+    let Ok(verified) = state.accounts.check(&name, form.password).await else {
+        state.metrics.record_sign_in("busy");
+        warn!("sign-in refused: too many sign-ins being checked");
+        let mut response = refuse(
+            "Too many sign-ins at this moment. Try again in a second.",
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
     if !verified {
         state.throttle.record_failure(&name);
         state.metrics.record_sign_in("failure");

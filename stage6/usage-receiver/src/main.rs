@@ -1,7 +1,8 @@
 //! Stage 6 usage receiver: `make stage6 up` runs it beside its PostgreSQL;
 //! natively, point `DATABASE_URL` at a database and
-//! `cargo run -p stage6-usage-receiver`. Try it with Loki's JSON form:
-//! `curl -H 'Content-Type: application/json' localhost:8603/loki/api/v1/push -d '{"streams":[...]}'`.
+//! `USAGE_PUSH_TOKEN=<16+ characters> cargo run -p stage6-usage-receiver`.
+//! Try it with Loki's JSON form: `curl -H "Authorization: Bearer $USAGE_PUSH_TOKEN"
+//! -H 'Content-Type: application/json' localhost:8603/loki/api/v1/push -d '{"streams":[...]}'`.
 
 use anyhow::Context;
 use stage6_usage_receiver::{AppState, Config, UsageMetrics, app};

@@ -160,4 +160,40 @@ mod tests {
         assert!(decode_json(b"{\"streams\": 7}").is_err());
         assert!(decode_json(br#"{"streams":[{"values":[[1,2]]}]}"#).is_err());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(testkit::proptest_config(256))]
+
+            /// Whatever arrives, the decoders answer Ok or an error: never a
+            /// panic, never more than the limit inflated.
+            #[test]
+            fn arbitrary_bodies_are_decoded_or_refused(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                let _ = decode_protobuf(&body, 64 * 1024);
+                let _ = decode_json(&body);
+                // Valid snappy around garbage: the protobuf decoder's turn.
+                let wrapped = snap::raw::Encoder::new().compress_vec(&body).unwrap();
+                let _ = decode_protobuf(&wrapped, 64 * 1024);
+            }
+
+            /// Lines encoded the way Alloy encodes them (prost, raw snappy)
+            /// and the way curl users do (serde_json) decode to themselves.
+            #[test]
+            fn lines_round_trip_through_both_forms(lines in proptest::collection::vec(testkit::hostile_text(), 0..20)) {
+                let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+                let expected: Vec<PushedLine> = lines
+                    .iter()
+                    .map(|line| PushedLine { line: (*line).to_owned() })
+                    .collect();
+                prop_assert_eq!(&decode_protobuf(&protobuf(&lines), 1 << 30).unwrap(), &expected);
+                let values: Vec<_> = lines.iter().map(|line| serde_json::json!(["1", line])).collect();
+                let json = serde_json::to_vec(&serde_json::json!({"streams": [{"stream": {}, "values": values}]})).unwrap();
+                prop_assert_eq!(&decode_json(&json).unwrap(), &expected);
+            }
+        }
+    }
 }

@@ -3,6 +3,8 @@
 use stack_checks::alloy::{check_wiring, check_workshop_pipeline};
 use stack_checks::{assert_no_problems, design};
 
+use stack_checks::compose::ComposeFile;
+
 use crate::files::Stack;
 
 #[test]
@@ -64,4 +66,59 @@ fn alloy_routes_only_usage_events_to_the_usage_receiver_and_everything_to_loki()
         !stack_checks::alloy::kept_by(branch, forged),
         "an escaped quote is no marker"
     );
+}
+
+#[test]
+fn the_usage_push_token_is_one_variable_set_once_for_alloy_and_the_receiver() {
+    let stack = Stack::load();
+    let receiver_url = "http://usage-receiver-stage6:8603/loki/api/v1/push";
+    // Alloy sends the token from its environment, never from the file.
+    let variable = stack_checks::alloy::bearer_token_variable(&stack.alloy, receiver_url)
+        .expect("loki.write \"usage_receiver\" sends bearer_token = sys.env(\"...\")");
+    // The variable the usage receiver reads (stage6/usage-receiver's Config).
+    assert_eq!(variable, "USAGE_PUSH_TOKEN");
+
+    // Both containers get it from one file.
+    let stage6 = &stack
+        .stages
+        .iter()
+        .find(|(stage, _)| *stage == 6)
+        .expect("stage 6's compose file")
+        .1;
+    let env_file = |compose: &ComposeFile, service: &str| {
+        let service = compose.service(service).expect(service);
+        let files = service.env_files();
+        assert_eq!(files.len(), 1, "{}: {files:?}", service.name);
+        compose
+            .directory()
+            .join(&files[0])
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("{}: {}: {e}", service.name, files[0]))
+    };
+    let for_alloy = env_file(&stack.compose, "alloy");
+    let for_receiver = env_file(stage6, "usage-receiver");
+    assert_eq!(for_alloy, for_receiver, "one file sets the token for both");
+    assert_eq!(
+        for_receiver,
+        stack.repo.path("stage6/.env").canonicalize().unwrap()
+    );
+
+    // It sets the variable, to a token the receiver accepts; no compose
+    // file sets it another way that would win over the file.
+    let text = std::fs::read_to_string(&for_receiver).unwrap();
+    let token = &stack_checks::compose::env_file_variables(&text)[&variable];
+    assert!(
+        token.len() >= 16 && token.bytes().all(|b| b.is_ascii_graphic()),
+        "the token must be 16 or more visible characters"
+    );
+    for (compose, service) in [(&stack.compose, "alloy"), (stage6, "usage-receiver")] {
+        assert!(
+            !compose
+                .service(service)
+                .unwrap()
+                .environment()
+                .contains_key(&variable),
+            "{service} sets {variable} in its environment too"
+        );
+    }
 }

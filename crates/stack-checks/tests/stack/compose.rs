@@ -1,10 +1,28 @@
 //! The compose files: the stack's and every stage's.
 
-use stack_checks::assert_no_problems;
-use stack_checks::compose::{check_common, check_stack, check_stage};
+use stack_checks::compose::{
+    ComposeFile, check_common, check_published_on_loopback, check_stack, check_stage,
+};
 use stack_checks::dockerfile::{check_dockerfile, workspace_binaries};
+use stack_checks::{Repo, assert_no_problems};
 
 use crate::files::{STACK_COMPOSE, Stack};
+
+#[test]
+fn every_compose_file_publishes_its_ports_on_the_loopback_unless_the_attendee_opts_in() {
+    let repo = Repo::current();
+    let files = repo.compose_files();
+    // Found by walking the repository, so a compose file added later is
+    // checked too: the stack's and at least every stage's.
+    assert!(files.len() > repo.stage_compose_files().len(), "{files:?}");
+    for path in files {
+        let compose = ComposeFile::load(&path).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_no_problems(
+            &path.display().to_string(),
+            &check_published_on_loopback(&compose),
+        );
+    }
+}
 
 #[test]
 fn the_stack_runs_pinned_images_on_the_design_ports_and_creates_the_network() {

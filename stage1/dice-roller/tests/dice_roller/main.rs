@@ -10,6 +10,7 @@ mod helpers;
 mod logs;
 mod metrics;
 mod prometheus;
+mod properties;
 mod shutdown;
 mod sigterm;
 mod traces;

@@ -8,5 +8,6 @@ mod helpers;
 mod logs;
 mod metrics;
 mod prometheus;
+mod properties;
 mod shutdown;
 mod traces;

@@ -13,6 +13,11 @@ async fn a_person_rolls_the_risky_die_and_sees_the_result_and_its_trace() {
     let browser = Browser::start().await;
     let page = browser.client();
     page.goto(&stage.frontend.base_url()).await.unwrap();
+    // What the page tells the browser it may do, as Chromium received it,
+    // and the browser obeying: the page styled, a slipped-in script inert.
+    browser
+        .assert_page_locked_down(&stage.frontend.base_url(), "roll")
+        .await;
 
     page.find(Locator::Css("select#die option[value='risky']"))
         .await

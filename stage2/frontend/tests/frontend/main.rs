@@ -8,3 +8,4 @@ mod failures;
 mod helpers;
 mod metrics;
 mod propagation;
+mod properties;

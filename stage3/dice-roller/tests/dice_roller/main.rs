@@ -5,4 +5,5 @@
 mod api;
 mod helpers;
 mod metrics;
+mod properties;
 mod traces;

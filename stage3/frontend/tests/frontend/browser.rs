@@ -13,6 +13,11 @@ async fn a_person_picks_a_die_listed_by_the_die_service_and_sees_the_result_and_
     let browser = Browser::start().await;
     let page = browser.client();
     page.goto(&stage.frontend.base_url()).await.unwrap();
+    // What the page tells the browser it may do, as Chromium received it,
+    // and the browser obeying: the page styled, a slipped-in script inert.
+    browser
+        .assert_page_locked_down(&stage.frontend.base_url(), "roll")
+        .await;
 
     page.find(Locator::Css("select#die option[value='fair']"))
         .await

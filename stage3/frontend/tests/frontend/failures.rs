@@ -66,3 +66,33 @@ async fn a_failed_roll_is_a_502_page() {
     assert_eq!(page.status, 502);
     assert_eq!(page.element("backend-status"), Some("500"));
 }
+
+#[tokio::test]
+async fn an_oversized_form_is_a_413_and_an_upper_case_form_type_is_still_a_form() {
+    let stage = spawn_stage();
+    let huge = "x".repeat(3 << 20);
+    let response = stage
+        .http
+        .post(stage.frontend.url("/roll"))
+        .form(&[("die", huge.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        413,
+        "it was a 400, as if the die were unknown"
+    );
+    assert!(response.text().await.unwrap().contains("Form too large"));
+
+    // Media types are case-insensitive: this was a 400 too.
+    let response = stage
+        .http
+        .post(stage.frontend.url("/roll"))
+        .header("Content-Type", "Application/X-WWW-Form-Urlencoded")
+        .body("die=fair")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}

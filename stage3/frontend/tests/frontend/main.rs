@@ -9,3 +9,4 @@ mod helpers;
 mod live_config;
 mod metrics;
 mod propagation;
+mod properties;

@@ -6,4 +6,5 @@ mod api;
 mod batches;
 mod helpers;
 mod metrics;
+mod properties;
 mod traces;

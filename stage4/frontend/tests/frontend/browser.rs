@@ -14,6 +14,11 @@ async fn a_person_rolls_five_dice_at_once_and_sees_the_total_and_its_trace() {
     let browser = Browser::start().await;
     let page = browser.client();
     page.goto(&stage.frontend.base_url()).await.unwrap();
+    // What the page tells the browser it may do, as Chromium received it,
+    // and the browser obeying: the page styled, a slipped-in script inert.
+    browser
+        .assert_page_locked_down(&stage.frontend.base_url(), "roll")
+        .await;
 
     page.find(Locator::Css("select#die option[value='fair']"))
         .await

@@ -7,4 +7,5 @@ mod batches;
 mod helpers;
 mod metrics;
 mod outage;
+mod properties;
 mod traces;

@@ -26,6 +26,23 @@ async fn the_contract_of_stage_three_holds() {
 }
 
 #[tokio::test]
+async fn an_identifier_no_die_can_have_is_a_400_in_words_not_a_database_error() {
+    let dice = spawn_die_service(FAIR_AND_RISKY, pool_settings()).await;
+    let too_long = "d".repeat(51);
+    // A NUL made PostgreSQL refuse the query: a 500 that looked like an outage.
+    for identifier in ["fair%00", "%00", "fair%0A", too_long.as_str(), ""] {
+        let response = dice.get(&format!("/dice?identifier={identifier}")).await;
+        assert_eq!(response.status(), 400, "{identifier:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"],
+            "an identifier is 1 to 50 characters, none of them a control character"
+        );
+    }
+    assert_eq!(dice.get("/dice?identifier=fair").await.status(), 200);
+}
+
+#[tokio::test]
 async fn a_row_inserted_with_sql_is_served_on_the_next_request() {
     let dice = spawn_die_service(FAIR_AND_RISKY, pool_settings()).await;
     dice.sql("INSERT INTO die_specifications VALUES ('d4', '{1,2,3,4}', 0.25)");

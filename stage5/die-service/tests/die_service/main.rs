@@ -5,4 +5,5 @@ mod api;
 mod helpers;
 mod outage;
 mod pool;
+mod properties;
 mod seeding;

@@ -85,3 +85,33 @@ async fn with_the_database_down_the_page_passes_on_what_the_die_service_says() {
         page.html
     );
 }
+
+#[tokio::test]
+async fn an_oversized_form_is_a_413_and_an_upper_case_form_type_is_still_a_form() {
+    let stage = spawn_stage().await;
+    let huge = "x".repeat(3 << 20);
+    let response = stage
+        .http
+        .post(stage.frontend.url("/roll"))
+        .form(&[("die", huge.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        413,
+        "it was a 400, as if the die were unknown"
+    );
+    assert!(response.text().await.unwrap().contains("Form too large"));
+
+    // Media types are case-insensitive: this was a 400 too.
+    let response = stage
+        .http
+        .post(stage.frontend.url("/roll"))
+        .header("Content-Type", "Application/X-WWW-Form-Urlencoded")
+        .body("die=fair")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}

@@ -10,3 +10,4 @@ mod helpers;
 mod live_config;
 mod metrics;
 mod propagation;
+mod properties;

@@ -36,6 +36,26 @@ async fn an_unknown_die_is_a_400_naming_the_dice_the_die_service_knows() {
 }
 
 #[tokio::test]
+async fn a_die_name_the_die_service_refuses_is_passed_on_as_a_400_not_an_outage() {
+    let app = spawn_app().await;
+    // It used to come back as 503 "the die-service is unavailable".
+    for query in [
+        "/roll?die=%00",
+        "/roll?die=fair%00",
+        "/roll-async?die=%00&times=2",
+    ] {
+        let response = app.get(query).await;
+        assert_eq!(response.status(), 400, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"],
+            "invalid die name: an identifier is 1 to 50 characters, none of them a control character",
+            "{query}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn with_the_die_service_down_a_roll_is_a_clear_503() {
     let app = spawn_without_die_service();
     let response = app.get("/roll?die=fair").await;

@@ -22,6 +22,11 @@ async fn a_person_signs_in_rolls_and_signs_out() {
             .path()
             .ends_with("/sign-in")
     );
+    // Both pages tell the browser what it may do (Content-Security-Policy,
+    // nosniff, Referrer-Policy), and it obeys: styled, no script runs.
+    browser
+        .assert_page_locked_down(&stage.frontend.url("/sign-in"), "sign-in")
+        .await;
 
     // A wrong password: the message, and still the sign-in page.
     page.find(Locator::Id("user"))
@@ -77,6 +82,9 @@ async fn a_person_signs_in_rolls_and_signs_out() {
         .await
         .unwrap();
     assert_eq!(who.text().await.unwrap(), "alice");
+    browser
+        .assert_page_locked_down(&stage.frontend.base_url(), "roll")
+        .await;
     // The session cookie is invisible to scripts (HttpOnly).
     let cookies: Value = page
         .execute("return document.cookie;", vec![])
@@ -105,6 +113,60 @@ async fn a_person_signs_in_rolls_and_signs_out() {
     assert!((1..=6).contains(&total), "{total}");
     let path = browser.screenshot("stage6-frontend").await;
     assert!(std::fs::metadata(&path).unwrap().len() > 1000);
+
+    // A page elsewhere on this machine (another port: the same *site*, so
+    // the SameSite=Lax cookie goes along) posts the roll form: refused, and
+    // nothing rolled.
+    let attacker = attacker_page(&format!("{}/roll", stage.frontend.base_url())).await;
+    page.goto(&attacker).await.unwrap();
+    page.find(Locator::Id("prize"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The refusal is the frontend's answer to the form: wait for it to be
+    // the page shown before reading it.
+    let roll_url = reqwest::Url::parse(&stage.frontend.url("/roll")).unwrap();
+    page.wait().for_url(&roll_url).await.unwrap();
+    let refusal = page
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(refusal.starts_with("Refused"), "{refusal}");
+    browser.screenshot("stage6-cross-origin-refused").await;
+    let metrics = reqwest::get(stage.frontend.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        testkit::metric_value(&metrics, "frontend_button_clicks_total", &[]),
+        1.0,
+        "the forged form rolled nothing"
+    );
+    // The person is still signed in, and the page's own form still works.
+    page.goto(&stage.frontend.base_url()).await.unwrap();
+    page.find(Locator::Css("select#die option[value='fair']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.find(Locator::Id("roll"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.wait()
+        .for_element(Locator::Id("roll-value"))
+        .await
+        .unwrap();
 
     page.find(Locator::Id("sign-out"))
         .await
@@ -138,6 +200,33 @@ async fn a_person_signs_in_rolls_and_signs_out() {
     // The first sign_in is the test client's (spawn_stage); then the person.
     assert_eq!(
         events[1..],
-        ["sign_in_failed", "sign_in", "page_view", "roll", "sign_out"]
+        [
+            "sign_in_failed",
+            "sign_in",
+            "page_view",
+            "roll",
+            "page_view",
+            "roll",
+            "sign_out"
+        ]
     );
+}
+
+/// Serves, on a port of its own, a page whose one button posts a form to
+/// `target`: what a malicious page would do. Returns its URL.
+async fn attacker_page(target: &str) -> String {
+    let html = format!(
+        "<!doctype html><title>You won!</title>\
+         <form method=\"post\" action=\"{target}\">\
+         <input type=\"hidden\" name=\"die\" value=\"fair\">\
+         <button id=\"prize\" type=\"submit\">Claim your prize</button></form>"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(html) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
 }

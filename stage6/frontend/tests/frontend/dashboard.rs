@@ -16,7 +16,7 @@ use stack_checks::{Repo, design};
 use testkit::{PrometheusServer, ScrapeTarget};
 
 use crate::forwarding::spawn_usage_receiver;
-use crate::helpers::{TIMEOUT, browser_like_client, sign_in, spawn_stage};
+use crate::helpers::{PUSH_TOKEN, TIMEOUT, browser_like_client, sign_in, spawn_stage};
 
 const STAGE: u8 = 6;
 
@@ -105,7 +105,8 @@ async fn every_promql_panel_of_the_usage_dashboard_returns_data() {
                     .send()
                     .await;
                 let text = logs.text();
-                let _ = testkit::forward_usage_lines(text.lines(), &push, TIMEOUT).await;
+                let _ =
+                    testkit::forward_usage_lines(text.lines(), &push, PUSH_TOKEN, TIMEOUT).await;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }

@@ -8,13 +8,16 @@ use std::time::Duration;
 use stage6_usage_receiver as usage_receiver;
 use testkit::TestService;
 
-use crate::helpers::{Stage6, TIMEOUT, browser_like_client, sign_in, spawn_stage, submit_batch};
+use crate::helpers::{
+    PUSH_TOKEN, Stage6, TIMEOUT, browser_like_client, sign_in, spawn_stage, submit_batch,
+};
 
 pub async fn spawn_usage_receiver(stage: &Stage6) -> TestService {
     stage.database.psql("dicedb", "CREATE DATABASE usagedb");
     let config = usage_receiver::Config {
         port: 0,
         database_url: stage.database.url("usagedb"),
+        push_token: usage_receiver::PushToken::new(PUSH_TOKEN),
         ..usage_receiver::Config::default()
     };
     let service = TestService::spawn(
@@ -63,7 +66,7 @@ async fn every_usage_line_the_frontend_prints_becomes_one_row() {
     // sign_in_failed; and the test client's own sign-in (spawn_stage).
     assert_eq!(printed, 12, "{stdout}");
     let push_url = receiver.url("/loki/api/v1/push");
-    let sent = testkit::forward_usage_lines(stdout.lines(), &push_url, TIMEOUT)
+    let sent = testkit::forward_usage_lines(stdout.lines(), &push_url, PUSH_TOKEN, TIMEOUT)
         .await
         .unwrap();
     assert_eq!(sent, printed);
@@ -94,7 +97,7 @@ async fn every_usage_line_the_frontend_prints_becomes_one_row() {
     assert_eq!(from_table, from_lines.join("\n"));
 
     // Alloy retries a batch it is unsure about: the table does not change.
-    testkit::forward_usage_lines(stdout.lines(), &push_url, TIMEOUT)
+    testkit::forward_usage_lines(stdout.lines(), &push_url, PUSH_TOKEN, TIMEOUT)
         .await
         .unwrap();
     assert_eq!(

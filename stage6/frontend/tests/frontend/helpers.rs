@@ -98,6 +98,9 @@ pub fn spawn_dice_roller(receiver: &OtlpReceiver, die_service_url: String) -> Te
     )
 }
 
+/// The token the tests' usage receiver requires and their forwarder sends.
+pub const PUSH_TOKEN: &str = "stage6-tests-push-token";
+
 /// The demo accounts of the tests.
 pub const DEMO_USERS: &str = "alice:wonderland,bob:builder";
 
@@ -115,6 +118,24 @@ pub fn spawn_frontend_with(
     dice_roller_url: String,
     die_service_url: String,
     adjust: impl FnOnce(&mut Config),
+) -> TestService {
+    spawn_frontend_checking(
+        receiver,
+        dice_roller_url,
+        die_service_url,
+        adjust,
+        |accounts| accounts,
+    )
+}
+
+/// The frontend with its `Config` adjusted by `adjust` and its accounts by
+/// `accounts` (how many sign-in checks run and wait).
+pub fn spawn_frontend_checking(
+    receiver: &OtlpReceiver,
+    dice_roller_url: String,
+    die_service_url: String,
+    adjust: impl FnOnce(&mut Config),
+    accounts: impl FnOnce(Accounts) -> Accounts + Send + 'static,
 ) -> TestService {
     let mut config = Config {
         port: 0,
@@ -134,7 +155,8 @@ pub fn spawn_frontend_with(
             let dice_roller = telemetry.http_client("dice-roller", config.backend_timeout)?;
             let die_service = telemetry.http_client("die-service", config.backend_timeout)?;
             let users = config.demo_users.clone();
-            let accounts = tokio::task::spawn_blocking(move || Accounts::hash(users)).await??;
+            let accounts =
+                accounts(tokio::task::spawn_blocking(move || Accounts::hash(users)).await??);
             Ok(app(AppState::new(
                 &config,
                 dice_roller,

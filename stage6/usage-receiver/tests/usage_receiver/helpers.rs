@@ -2,11 +2,14 @@ use std::time::Duration;
 
 use prost::Message;
 use stage6_usage_receiver::{
-    AppState, Config, EntryAdapter, PushRequest, StreamAdapter, UsageMetrics, app,
+    AppState, Config, EntryAdapter, PushRequest, PushToken, StreamAdapter, UsageMetrics, app,
 };
 use testkit::{OtlpReceiver, PostgresCluster, TestService};
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The token the receiver under test requires.
+pub const PUSH_TOKEN: &str = "usage-receiver-tests-token";
 
 /// Fields drop in order: the service flushes its spans at shutdown, so the
 /// receiver of spans goes after it, and the database last.
@@ -19,19 +22,40 @@ pub struct TestReceiver {
 
 /// A usage receiver on a fresh database, ready; bodies up to `max_push_bytes`.
 pub async fn spawn_receiver(max_push_bytes: usize) -> TestReceiver {
+    spawn_receiver_with_limits(max_push_bytes, 4 * max_push_bytes).await
+}
+
+/// A usage receiver with both body limits given.
+pub async fn spawn_receiver_with_limits(
+    max_push_bytes: usize,
+    max_decompressed_bytes: usize,
+) -> TestReceiver {
+    spawn_receiver_with(|config| {
+        config.max_push_bytes = max_push_bytes;
+        config.max_decompressed_bytes = max_decompressed_bytes;
+    })
+    .await
+}
+
+/// A usage receiver with the tests' settings, changed by `adjust`.
+pub async fn spawn_receiver_with(adjust: impl FnOnce(&mut Config)) -> TestReceiver {
     let database = PostgresCluster::start("usagedb");
     let spans = OtlpReceiver::start();
-    let config = Config {
+    let max_push_bytes = 1 << 20;
+    let mut config = Config {
         port: 0,
         database_url: database.url("usagedb"),
         max_push_bytes,
         max_decompressed_bytes: 4 * max_push_bytes,
+        push_token: PushToken::new(PUSH_TOKEN),
+        allow_unauthenticated: false,
         pool: database::PoolSettings {
             max_connections: 3,
             acquire_timeout: Duration::from_millis(500),
             statement_timeout: Duration::from_secs(2),
         },
     };
+    adjust(&mut config);
     let service = TestService::spawn(
         testkit::telemetry_config("usage-receiver", &spans),
         async move |telemetry| {
@@ -81,6 +105,7 @@ impl TestReceiver {
         let mut request = self
             .http
             .post(self.service.url("/loki/api/v1/push"))
+            .bearer_auth(PUSH_TOKEN)
             .header("Content-Type", content_type)
             .body(body);
         if content_type == "application/x-protobuf" {
