@@ -1,7 +1,7 @@
 # One image recipe for every service of every stage:
 #   docker build --build-arg PACKAGE=stage1-dice-roller -t dice-roller .
 # Each stage's compose file builds from here with its own PACKAGE. Package
-# and binary names are the same (DESIGN.md), so the binary to copy is
+# and binary names are the same (docs/design.md#layout), so the binary to copy is
 # target/release/$PACKAGE.
 
 # --- build: a release binary, compiled with the workspace's locked versions.

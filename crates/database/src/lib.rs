@@ -1,8 +1,8 @@
 //! PostgreSQL, observed: what a service needs to use a database without going
 //! blind or hanging when it misbehaves.
 //!
-//! sqlx emits no OpenTelemetry spans of its own (PITFALLS 8), and its pool
-//! waits 30 s for a connection by default (PITFALLS 13). This crate wraps a
+//! sqlx emits no OpenTelemetry spans of its own (docs/pitfalls.md#query-spans), and its pool
+//! waits 30 s for a connection by default (docs/pitfalls.md#pool-timeouts). This crate wraps a
 //! sqlx pool so that
 //! * every query is a CLIENT span named `<OPERATION> <table>` with the
 //!   database semantic-convention attributes, counted and timed in
@@ -13,7 +13,7 @@
 //!   saturated shows up as a [`QueryError`] the service turns into a 503;
 //! * the pool's own counters are on `/metrics` as
 //!   `database_connection_pool_size` and `database_connection_pool_available`,
-//!   read when scraped (never constants: PITFALLS 8);
+//!   read when scraped (never constants: docs/pitfalls.md#query-spans);
 //! * a service starts even when the database is down: [`Database::connect_lazy`]
 //!   connects on first use, and [`prepare_in_background`] keeps retrying the
 //!   service's own setup (migrations, seeding) with backoff until it works.

@@ -107,7 +107,7 @@ impl Database {
         Fut: Future<Output = Result<T, sqlx::Error>>,
     {
         let target = &self.target;
-        // Stage 5: sqlx makes no spans of its own (PITFALLS 8). This one is a
+        // Stage 5: sqlx makes no spans of its own (docs/pitfalls.md#query-spans). This one is a
         // CLIENT span, like an HTTP call's: to Tempo the database is a peer,
         // and `db.system.name` puts it in the service graph.
         let span = info_span!(
@@ -121,7 +121,7 @@ impl Database {
             db.query.text = statement.text,
             server.address = target.address.as_str(),
             server.port = i64::from(target.port),
-            // The older names, which the seed's queries and Tempo's
+            // The older names, which the original workshop's queries and Tempo's
             // service-graph `peer_attributes` (db.name, db.system) still use.
             db.system = "postgresql",
             db.name = target.namespace.as_str(),

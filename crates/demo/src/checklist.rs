@@ -1,4 +1,4 @@
-//! The seed's per-stage verification checklist, as measured facts.
+//! The per-stage verification checklist (docs/design.md#checklist), as measured facts.
 
 use std::fmt;
 

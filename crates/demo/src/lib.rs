@@ -1,4 +1,4 @@
-//! `make demo` and `make verify`: the seed's per-stage verification
+//! `make demo` and `make verify`: the per-stage verification
 //! checklist, measured.
 //!
 //! `demo` runs a stage natively, without Docker: it starts the stage's

@@ -40,7 +40,7 @@ impl From<&ReceivedSpan> for SpanRecord {
 
 /// Counts the requests of each edge the way Tempo's service-graph processor
 /// pairs spans: a CLIENT span in one service whose child is a SERVER span in
-/// another (PITFALLS 5). A CLIENT span whose callee never exported, or a
+/// another (docs/pitfalls.md#span-kinds). A CLIENT span whose callee never exported, or a
 /// SERVER span that did not continue the caller's trace, pairs with nothing.
 pub fn edges(spans: &[SpanRecord]) -> BTreeMap<(String, String), u64> {
     let clients: HashMap<(&str, &str), &SpanRecord> = spans

@@ -1123,7 +1123,7 @@ loki.write "usage" {
 
     #[test]
     fn the_mistakes_that_route_nothing_or_everything_are_caught() {
-        // The seed's sketch: a stage.output, no fan-out.
+        // The original workshop's sketch: a stage.output, no fan-out.
         let no_fan_out = BRANCH.replace(", loki.process.usage.receiver", "");
         assert!(!check(&no_fan_out).is_empty());
         // A keep instead of a drop lets every line through.

@@ -36,10 +36,10 @@ pub fn tempo_otlp_port(tempo: &Value, protocol: &str) -> Option<u16> {
 
 /// Tempo receives OTLP from other containers, and its metrics-generator
 /// turns spans into the service graph and span metrics and remote-writes
-/// them to `remote_write_url` (PITFALLS 5 and 19: without the `overrides`
+/// them to `remote_write_url` (docs/pitfalls.md#span-kinds, docs/pitfalls.md#service-graph-traps: without the `overrides`
 /// processors nothing is written and nothing is logged). The config also
 /// stays valid for Tempo 3, which rejects `ingester`, `compactor` and
-/// `metrics_generator.traces_storage` (PITFALLS 18).
+/// `metrics_generator.traces_storage` (docs/pitfalls.md#image-majors).
 pub fn check_tempo(tempo: &Value, remote_write_url: &str) -> Problems {
     let mut problems = Vec::new();
     let processors: Vec<&str> = tempo["overrides"]["defaults"]["metrics_generator"]["processors"]

@@ -515,7 +515,7 @@ pub fn check_common(compose: &ComposeFile) -> Problems {
     problems
 }
 
-/// The checks of stage `stage`'s compose file, against DESIGN.md: its
+/// The checks of stage `stage`'s compose file, against the design (docs/design.md#services-and-ports): its
 /// services are the stage's, each with its container name, stage label and
 /// ports, on the external `monitoring` network; our own services build their
 /// `stageN-<service>` package and send spans to `otlp_endpoint`.
@@ -536,7 +536,7 @@ pub fn check_stage(compose: &ComposeFile, stage: u8, otlp_endpoint: &str) -> Pro
     for service in compose.services() {
         let Some(planned) = expected.iter().find(|s| s.name == service.name) else {
             problems.push(format!(
-                "{file}: service {} is not a stage {stage} service of DESIGN.md",
+                "{file}: service {} is not a stage {stage} service of the design (docs/design.md#services-and-ports)",
                 service.name
             ));
             continue;
@@ -715,7 +715,7 @@ pub fn specs_directory_mount(
     Ok(())
 }
 
-/// The checks of the stack's compose file: DESIGN.md's services and ports,
+/// The checks of the stack's compose file: the design's services and ports,
 /// all on the `monitoring` network, which the stack creates under that very
 /// name.
 pub fn check_stack(compose: &ComposeFile) -> Problems {

@@ -123,7 +123,7 @@ pub fn check_promql(raw: &str, expanded: &str) -> Problems {
         let has = |label: &str| selector.matchers.iter().any(|(l, _, _)| l == label);
         if has("container_name") {
             problems.push(format!(
-                "{name}: filter on job, not container_name (PITFALLS 9)"
+                "{name}: filter on job, not container_name (docs/pitfalls.md#metric-names)"
             ));
         }
         if is_generated_by_tempo(&name) {

@@ -1,4 +1,4 @@
-//! DESIGN.md's services and ports, as data.
+//! The design's services and ports (docs/design.md#services-and-ports), as data.
 //!
 //! Stage N runs its services on ports 8N00 (dice-roller), 8N01 (frontend),
 //! 8N02 (die-service) and 8N03 (usage-receiver, stage 6), in containers named
@@ -34,7 +34,7 @@ pub struct StageService {
     pub scraped: bool,
 }
 
-/// The services stage `stage` runs, per DESIGN.md and STAGES.md.
+/// The services stage `stage` runs, per docs/design.md#stage-contracts.
 pub fn stage_services(stage: u8) -> Vec<StageService> {
     let n = u16::from(stage);
     let ours = |name, offset| StageService {
@@ -77,7 +77,7 @@ pub fn stage_services(stage: u8) -> Vec<StageService> {
 }
 
 /// The peers a stage's service calls, as `(variable, peer service)`: the
-/// variable holds the peer's base URL (DESIGN.md).
+/// variable holds the peer's base URL (docs/design.md#configuration).
 pub fn peers(service: &str, stage: u8) -> Vec<(&'static str, &'static str)> {
     let mut peers = Vec::new();
     if service == "frontend" && stage >= 2 {
@@ -120,7 +120,7 @@ pub struct StackService {
     pub published: &'static [u16],
 }
 
-/// The stack's services (DESIGN.md: Grafana 3000, Prometheus 9090, Loki
+/// The stack's services (docs/design.md#services-and-ports: Grafana 3000, Prometheus 9090, Loki
 /// 3100, Tempo 3200, OTel Collector 4317/4318, Alloy 12345).
 pub const STACK_SERVICES: [StackService; 6] = [
     StackService {

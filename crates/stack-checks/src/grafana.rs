@@ -14,7 +14,7 @@ pub const REQUIRED_DATASOURCES: [(&str, &str); 4] = [
     ("loki", "loki"),
     ("tempo", "tempo"),
     // Stage 6's usage analytics, from the usage receiver's table. The
-    // current plugin id; `postgres` is its deprecated alias (PITFALLS 18).
+    // current plugin id; `postgres` is its deprecated alias (docs/pitfalls.md#image-majors).
     ("usage-db", "grafana-postgresql-datasource"),
 ];
 
@@ -49,7 +49,7 @@ pub fn datasources(doc: &Value) -> Vec<Datasource> {
 
 /// Grafana expands `$VAR` and `${VAR}` in the values of provisioning files
 /// from its environment, so a literal `$` (Grafana's own `${__value.raw}`)
-/// must be written `$$` (PITFALLS 7). The workshop's files use no
+/// must be written `$$` (docs/pitfalls.md#grafana-provisioning). The workshop's files use no
 /// environment variables, so every single `$` outside a comment is a
 /// mistake.
 pub fn check_dollar_escapes(file: &str, text: &str) -> Problems {
@@ -425,7 +425,7 @@ datasources:
 
     #[test]
     fn a_wrong_uid_case_is_caught() {
-        // The seed's trace-to-logs broke exactly this way.
+        // The original workshop's trace-to-logs broke exactly this way.
         let broken = GOOD.replace("datasourceUid: loki", "datasourceUid: Loki");
         let problems = check_datasources(&yaml(&broken), &ports()).join("\n");
         assert!(problems.contains("links to uid Loki"), "{problems}");

@@ -2,7 +2,7 @@
 //!
 //! There is no Docker engine where the tests run, so the compose files and
 //! the configs they mount cannot be started. They are right by construction
-//! instead: this crate parses each file and checks it against DESIGN.md and
+//! instead: this crate parses each file and checks it against the design (docs/design.md) and
 //! against the other files, which is where a stack breaks quietly (a scrape
 //! target no compose file defines, a datasource uid no dashboard can find,
 //! a collector endpoint on the wrong port).
@@ -12,7 +12,7 @@
 //!
 //! # Layout
 //!
-//! * `design`: the facts DESIGN.md fixes: each stage's services, their
+//! * `design`: the facts docs/design.md fixes: each stage's services, their
 //!   ports and container names, and the stack's ports.
 //! * `compose`: compose files: services, images, mounts, ports, environment,
 //!   and the checks every stage and the stack must pass.

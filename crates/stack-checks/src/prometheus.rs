@@ -84,7 +84,7 @@ impl PrometheusConfig {
             .collect()
     }
 
-    /// The target of stage `stage`'s `service`, as DESIGN.md places it
+    /// The target of stage `stage`'s `service`, as docs/design.md#services-and-ports places it
     /// (`frontend-stage2:8201`), with the job and labels the stack gives it:
     /// what a test's own Prometheus must scrape the service under test with.
     pub fn stage_target(&self, stage: u8, service: &str) -> Option<Target> {
@@ -102,7 +102,7 @@ impl PrometheusConfig {
     }
 }
 
-/// The stage targets must be exactly those DESIGN.md implies: every scraped
+/// The stage targets must be exactly those docs/design.md#stack-metrics implies: every scraped
 /// service of every stage, by container name, job = service name, with its
 /// `stage` label, and nothing else with a `stage` label.
 pub fn check_stage_targets(config: &PrometheusConfig) -> Problems {
@@ -151,7 +151,7 @@ pub fn check_stage_targets(config: &PrometheusConfig) -> Problems {
     }
     for extra in actual.difference(&expected) {
         problems.push(format!(
-            "target {} (job {}, stage=\"{}\") is not a scraped stage service of DESIGN.md",
+            "target {} (job {}, stage=\"{}\") is not a scraped stage service of the design (docs/design.md#services-and-ports)",
             extra.1, extra.0, extra.2
         ));
     }

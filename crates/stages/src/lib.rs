@@ -41,7 +41,7 @@ pub struct Stage {
     /// The service the traffic generator calls.
     pub entry: &'static str,
     /// Service-graph edges of a healthy run: a CLIENT span in `client` whose
-    /// child SERVER span is in `server` (what Tempo pairs, PITFALLS 5).
+    /// child SERVER span is in `server` (what Tempo pairs, docs/pitfalls.md#span-kinds).
     pub edges: &'static [Edge],
     /// What the simulated users do.
     pub scenario: Scenario,
@@ -64,9 +64,9 @@ pub struct Service {
     pub name: &'static str,
     /// The cargo package that builds it (`cargo build -p <package>`).
     pub package: &'static str,
-    /// The binary in `target/debug/`. Unique in the workspace (DESIGN.md).
+    /// The binary in `target/debug/`. Unique in the workspace (docs/design.md#layout).
     pub binary: &'static str,
-    /// The stage's port for it (DESIGN.md: stage N uses 8N00-8N03).
+    /// The stage's port for it (docs/design.md#services-and-ports: stage N uses 8N00-8N03).
     pub port: u16,
     /// Variables through which it finds its peers, and the peer each names
     /// (`DICE_ROLLER_URL` -> `dice-roller`).
@@ -183,7 +183,7 @@ pub struct Edge {
 #[derive(Debug, Clone, Copy)]
 pub enum Scenario {
     /// Stage 1: `GET /roll?die=<die>` on the entry service, each die drawn
-    /// with its weight (the seed's fair/risky with equal chance).
+    /// with its weight (the original workshop's fair/risky with equal chance).
     RollMix {
         dice: &'static [(&'static str, u32)],
     },

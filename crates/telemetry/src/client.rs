@@ -17,7 +17,7 @@ use crate::metrics::{HttpClientMetrics, method_label};
 /// `baggage` from *that* span into the request, so the peer's SERVER span
 /// becomes its child. Injection happens here and nowhere else: mixing it with
 /// a second mechanism gave outgoing calls the wrong parent in the
-/// OpenTelemetry demo (PITFALLS 4). Each call is also counted in
+/// OpenTelemetry demo (docs/pitfalls.md#one-injection-point). Each call is also counted in
 /// `http_client_requests_total{peer,method,status}` and timed in
 /// `http_client_request_duration_seconds{peer,method}`; a call that got no
 /// response has status `timeout` or `error`.

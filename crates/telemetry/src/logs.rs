@@ -1,8 +1,8 @@
 //! One JSON object per log line, carrying the ids of the span it was written in.
 //!
 //! tracing-subscriber's own JSON format nests event fields, spells WARN where
-//! the seed's LogQL expects WARNING, and knows nothing of OpenTelemetry ids
-//! (PITFALLS 6). This layer writes the shape DESIGN.md fixes:
+//! the original workshop's LogQL expects WARNING, and knows nothing of OpenTelemetry ids
+//! (docs/pitfalls.md#log-ids). This layer writes the shape docs/design.md#log-lines fixes:
 //!
 //! ```text
 //! {"timestamp":"2026-11-25T03:17:21.953412Z","level":"INFO","service":"dice-roller",
@@ -143,7 +143,7 @@ impl<W> JsonLogLayer<W> {
     }
 }
 
-/// Upper-case level names as the seed's LogQL (`level="WARNING"`) expects.
+/// Upper-case level names as the original workshop's LogQL (`level="WARNING"`) expects.
 fn level_name(level: Level) -> &'static str {
     match level {
         Level::TRACE => "TRACE",

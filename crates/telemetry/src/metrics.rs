@@ -1,8 +1,8 @@
 //! Prometheus metrics, pulled from `/metrics`.
 //!
-//! The names are the seed's (`http_requests_total`, ...), kept exact by using
+//! The names are the original workshop's (`http_requests_total`, ...), kept exact by using
 //! the Prometheus client directly: OTLP metric export would rename them with
-//! unit suffixes (PITFALLS 9). Every label value comes from a closed set: the
+//! unit suffixes (docs/pitfalls.md#metric-names). Every label value comes from a closed set: the
 //! route template (or [`UNMATCHED_ROUTE`]), a known HTTP method (or `_OTHER`),
 //! a status code, a peer name fixed in code. Raw paths and user input never
 //! become label values, so an attacker cannot grow the series count.

@@ -9,7 +9,7 @@ use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
 /// Installs the process-wide propagator: `traceparent`/`tracestate` plus
 /// `baggage`. Without it nothing is injected or extracted, and nothing warns
-/// (PITFALLS 3).
+/// (docs/pitfalls.md#no-propagator).
 pub(crate) fn install_propagator() {
     opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
         Box::new(StrictTraceContextPropagator(TraceContextPropagator::new())),

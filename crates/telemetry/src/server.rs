@@ -232,7 +232,7 @@ fn request_span(
     );
 
     // Without a global propagator this would find nothing and every request
-    // would start a new trace, silently (PITFALLS 3); `build` installs it.
+    // would start a new trace, silently (docs/pitfalls.md#no-propagator); `build` installs it.
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });

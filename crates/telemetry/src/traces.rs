@@ -2,7 +2,7 @@
 //!
 //! Spans leave the service from the SDK's `BatchSpanProcessor`, which runs on
 //! a thread of its own and exports with a blocking HTTP client. That pairing
-//! is the supported one (PITFALLS 2): an async client inside the processor's
+//! is the supported one (docs/pitfalls.md#exporter-runtime): an async client inside the processor's
 //! thread panics with "no reactor running", and an exporter on the request
 //! path would make every request wait for the collector.
 //!

@@ -12,7 +12,7 @@ use crate::programs::POSTGRES_EXPORTER;
 /// deleted when dropped.
 ///
 /// `initdb` refuses to run as root, so as root every PostgreSQL command runs
-/// as the `postgres` user, on a directory that user owns (PITFALLS 12).
+/// as the `postgres` user, on a directory that user owns (docs/pitfalls.md#throwaway-postgres).
 ///
 /// Tests use the methods that panic with the server's log (`start`, `stop`,
 /// ...); `make demo` uses their `try_` twins, which return a

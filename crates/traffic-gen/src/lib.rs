@@ -2,7 +2,7 @@
 //!
 //! A run starts `users` simulated users at once. Each user plays sessions of
 //! 1..=`max_requests_per_session` requests with a think time between them
-//! (the seed's NUM_USERS / MAX_ROLLS_PER_USER, MAX_REQUESTS_PER_USER from
+//! (the original workshop's NUM_USERS / MAX_ROLLS_PER_USER, MAX_REQUESTS_PER_USER from
 //! stage 2), then gives its place to a new user, until the [`Budget`] is
 //! spent: a duration, a request count, or both, whichever comes first. It
 //! always stops by itself.
@@ -20,11 +20,11 @@
 //! trace, so the traffic generator is the first hop of every trace and the
 //! first edge of the service graph (`traffic-gen -> <entry service>`).
 //!
-//! Users are closed-loop, as the seed's generator was: a user waits for an
+//! Users are closed-loop, as the original workshop's generator was: a user waits for an
 //! answer before thinking and sending the next request, and latency runs
 //! from the send to the last byte of the answer. A server that stalls thus
 //! shows as a drop in requests per second rather than in the percentiles
-//! (coordinated omission, PITFALLS 14). Stage 5's database load test and
+//! (docs/pitfalls.md#coordinated-omission). Stage 5's database load test and
 //! outage drill hold a schedule instead (`open_loop`).
 //!
 //! From stage 6 each user session signs in first (its own cookie jar, as a

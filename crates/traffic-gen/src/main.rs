@@ -141,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
         .context("cannot build the HTTP client")?;
 
     let summary = traffic_gen::run(&config, &client, &progress).await;
-    // The last batch of spans leaves only on shutdown (PITFALLS 2); it blocks
+    // The last batch of spans leaves only on shutdown (docs/pitfalls.md#exporter-runtime); it blocks
     // on the exporter thread, so keep it off the async workers.
     tokio::task::spawn_blocking(move || telemetry.shutdown())
         .await

@@ -7,7 +7,7 @@
 //! n-th request leaves at `start + n / rate` whether or not the earlier ones
 //! have answered, and its latency runs from that *scheduled* instant: a
 //! one-second stall costs every request that should have left during it,
-//! not just the one that was in flight (coordinated omission, PITFALLS 14).
+//! not just the one that was in flight (docs/pitfalls.md#coordinated-omission).
 
 use std::future::Future;
 use std::time::Duration;

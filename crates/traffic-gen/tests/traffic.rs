@@ -128,7 +128,7 @@ async fn a_duration_budget_stops_the_run_by_itself() {
 }
 
 /// `OTEL_BSP_SCHEDULE_DELAY` of a minute: only the flush at exit can deliver
-/// the spans before the process is gone (PITFALLS 2).
+/// the spans before the process is gone (docs/pitfalls.md#exporter-runtime).
 #[tokio::test]
 async fn the_binary_flushes_its_spans_before_it_exits_and_prints_a_summary() {
     let receiver = OtlpReceiver::start();

@@ -16,7 +16,7 @@ pub struct SignedIn {
     pub user: String,
     /// A random key made at sign-in, stored in the session. Usage events
     /// carry it to tell sessions apart. It is not the session id, which is
-    /// the cookie's value and a secret: that never reaches a log (PITFALLS 17).
+    /// the cookie's value and a secret: that never reaches a log (docs/pitfalls.md#secrets-in-logs).
     pub key: String,
     /// When the session started, seconds since the epoch.
     pub since: u64,

@@ -1,7 +1,7 @@
 //! The Loki push API's two bodies, decoded into log lines.
 //!
 //! Grafana Alloy's `loki.write` sends a protobuf `PushRequest` compressed with
-//! raw (block, not framed) snappy, as `application/x-protobuf` (PITFALLS 15);
+//! raw (block, not framed) snappy, as `application/x-protobuf` (docs/pitfalls.md#loki-push);
 //! people with curl send the JSON form. Both become a list of [`PushedLine`].
 
 use prost::Message;

@@ -4,7 +4,7 @@
 //! The die-service, dice-roller and frontend run natively (release builds),
 //! each exporting its spans to an in-process OTLP/HTTP sink that accepts and
 //! counts them, and writing its JSON logs to a file. The load is open-loop
-//! (PITFALLS 14): `POST /roll` on the frontend at a fixed rate, a request
+//! (docs/pitfalls.md#coordinated-omission): `POST /roll` on the frontend at a fixed rate, a request
 //! sent on schedule whether or not the earlier ones have been answered, each
 //! going frontend -> dice-roller -> die-service. Every `--sample-seconds` the
 //! resident memory (`VmRSS`) of each service is read; at the end the samples

@@ -1,4 +1,4 @@
-//! `make verify STAGE=N`: the seed's per-stage checklist against the Docker
+//! `make verify STAGE=N`: the per-stage checklist (docs/design.md#checklist) against the Docker
 //! stack (`make stack-up`, `make stageN up`, `make stageN traffic` first),
 //! through the Prometheus, Loki and Tempo HTTP APIs on localhost.
 //!

@@ -1,4 +1,4 @@
-//! `make verify STAGE=N`: the seed's checklist against the Docker stack,
+//! `make verify STAGE=N`: the per-stage checklist against the Docker stack,
 //! through the HTTP APIs of Prometheus (:9090), Loki (:3100) and Tempo
 //! (:3200).
 //!

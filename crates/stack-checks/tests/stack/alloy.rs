@@ -45,7 +45,7 @@ fn alloy_routes_only_usage_events_to_the_usage_receiver_and_everything_to_loki()
         "http://loki:{}/loki/api/v1/push",
         stack.service_ports()["loki"]
     );
-    // The usage receiver is stage 6's, by container name and port (DESIGN.md).
+    // The usage receiver is stage 6's, by container name and port (docs/design.md#services-and-ports).
     let receiver = "http://usage-receiver-stage6:8603/loki/api/v1/push";
     assert_no_problems(
         "alloy/config.alloy",

@@ -39,7 +39,7 @@ fn the_stage1_dashboard_has_every_panel_stages_md_lists() {
     let dashboard = Dashboard::load(&stack.repo.path("grafana-dashboards/stage1.json")).unwrap();
     assert_eq!(dashboard.title, "Dice Roller - Stage 1");
     let titles = panel_titles(&dashboard);
-    // STAGES.md, stage 1: request rate, success-rate gauge, error rate by
+    // docs/design.md#stage-1: request rate, success-rate gauge, error rate by
     // die type, p50/p95/p99 latency, mean latency, rolls by die type, roll
     // value distribution (fair, risky), recent logs, error logs, trace
     // search, how-to for trace-to-logs.
@@ -93,7 +93,7 @@ fn the_stage1_dashboard_has_every_panel_stages_md_lists() {
     }
 }
 
-/// STAGES.md's panels for stages 2 to 4, each stage keeping the previous
+/// The panels of stages 2 to 4 (docs/design.md#stage-contracts), each stage keeping the previous
 /// stage's: stage 2 adds the frontend and the service graph, stage 3 the
 /// die-service, the calls to it and per-edge panels, stage 4 async rolling.
 #[test]
@@ -171,7 +171,7 @@ fn the_stage_2_to_4_dashboards_have_every_panel_stages_md_lists() {
         };
         assert_eq!(kind("Service graph"), "nodeGraph", "stage {stage}");
         assert_eq!(kind("Frontend success rate"), "gauge", "stage {stage}");
-        // The per-edge panels count only real edges (PITFALLS 19).
+        // The per-edge panels count only real edges (docs/pitfalls.md#service-graph-traps).
         for query in dashboard.queries() {
             if query.target.text.contains("traces_service_graph_request") {
                 assert!(

@@ -12,4 +12,5 @@ mod files;
 mod grafana;
 mod logs;
 mod makefile;
+mod references;
 mod snapshots;

@@ -74,3 +74,40 @@ fn stage_numbers_are_read_from_package_names() {
     assert_eq!(stage_of("stage-diff"), None);
     assert_eq!(stage_of("telemetry"), None);
 }
+
+/// The OpenTelemetry crates are one compatible set only if every crate takes
+/// its version from `[workspace.dependencies]`: a crate that pins its own
+/// can pull a second `opentelemetry` whose spans the first never sees.
+#[test]
+fn opentelemetry_crates_are_versioned_only_in_the_workspace() {
+    let repo = Repo::current();
+    let root = repo.read("Cargo.toml").expect("the workspace manifest");
+    let members: Vec<String> = root
+        .lines()
+        .skip_while(|line| !line.starts_with("members"))
+        .skip(1)
+        .take_while(|line| !line.starts_with(']'))
+        .map(|line| {
+            line.trim()
+                .trim_matches(|c| c == '"' || c == ',')
+                .to_owned()
+        })
+        .collect();
+    assert!(members.len() > 10, "members: {members:?}");
+    let mut problems = Vec::new();
+    for member in &members {
+        let manifest = format!("{member}/Cargo.toml");
+        let text = repo.read(&manifest).expect("a member's manifest");
+        for line in text.lines().map(str::trim) {
+            let name = line.split(['=', '.', ' ']).next().unwrap_or_default();
+            let opentelemetry =
+                name.starts_with("opentelemetry") || name == "tracing-opentelemetry";
+            if opentelemetry && !line.contains("workspace = true") && !line.contains(".workspace") {
+                problems.push(format!(
+                    "{manifest}: {line}: take the version from [workspace.dependencies]"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -1,4 +1,4 @@
-//! JSON log lines: the DESIGN.md fields, and ids that match exported spans.
+//! JSON log lines: the fields of docs/design.md#log-lines, and ids that match exported spans.
 
 use std::collections::HashSet;
 

@@ -1,4 +1,4 @@
-//! The HTTP contract of STAGES.md, stage 1.
+//! The HTTP contract of stage 1 (docs/design.md#stage-1).
 
 use serde_json::Value;
 

@@ -1,4 +1,4 @@
-//! The seed's PromQL against a real Prometheus scraping the dice-roller.
+//! The original workshop's PromQL against a real Prometheus scraping the dice-roller.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

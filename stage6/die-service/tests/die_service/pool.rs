@@ -70,7 +70,7 @@ async fn slow_queries_use_up_the_pool_and_the_gauges_show_it() {
     assert!(slow.join_all().await.iter().all(|status| *status == 200));
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
-        // num_idle() lags a moment after a release (PITFALLS 13): poll.
+        // num_idle() lags a moment after a release (docs/pitfalls.md#pool-timeouts): poll.
         let (size, available) = gauges(&dice).await;
         if size > 0.0 && size == available {
             break;

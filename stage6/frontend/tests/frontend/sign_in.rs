@@ -41,7 +41,7 @@ async fn people_who_are_not_signed_in_are_sent_to_the_sign_in_page() {
 }
 
 #[tokio::test]
-async fn signing_in_sets_a_strict_cookie_and_signing_out_ends_the_session() {
+async fn signing_in_sets_an_http_only_lax_cookie_and_signing_out_ends_the_session() {
     let stage = spawn_stage().await;
     let http = browser_like_client();
     // An id planted before sign-in (session fixation) is not the one used.
